@@ -1,0 +1,67 @@
+import { existsSync } from 'node:fs'
+import { readdir, readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
+import type { Sql } from '../../shared/db/client.ts'
+
+const projectRoot = fileURLToPath(new URL('../../../', import.meta.url))
+export const migrationsDir = `${projectRoot}supabase/migrations`
+const standInsDir = `${projectRoot}src/local/standins`
+
+/** Each stand-in replaces the Supabase extension of the same purpose when it is not installable here. */
+const standIns = [
+  { extension: 'pgmq', file: 'pgmq.sql' },
+  { extension: 'pg_net', file: 'pg_net.sql' },
+  { extension: 'supabase_vault', file: 'vault.sql' },
+]
+
+/** Applies the local stand-ins for pgmq, pg_net and vault where the real extension is missing. */
+export async function applyStandIns(sql: Sql): Promise<string[]> {
+  const applied: string[] = []
+  for (const { extension, file } of standIns) {
+    const [available] = await sql`SELECT 1 AS ok FROM pg_available_extensions WHERE name = ${extension}`
+    if (available) {
+      await sql.unsafe(`CREATE EXTENSION IF NOT EXISTS ${extension} CASCADE`)
+      continue
+    }
+    await sql.begin(async (tx) => tx.unsafe(await readCached(`${standInsDir}/${file}`)))
+    applied.push(extension)
+  }
+  return applied
+}
+
+// Cached so repeated runs in one process (tests) do not re-read the same files.
+const fileCache = new Map<string, Promise<string>>()
+function readCached(path: string): Promise<string> {
+  let text = fileCache.get(path)
+  if (!text) fileCache.set(path, (text = readFile(path, 'utf8')))
+  return text
+}
+
+/**
+ * Applies `supabase/migrations/*.sql` in file-name order, each file in one transaction, recorded in
+ * `supabase_migrations.schema_migrations` as the Supabase CLI records them (STYLE.md #11), so a
+ * second run applies only what is new.
+ */
+export async function applyMigrations(sql: Sql, dir = migrationsDir): Promise<string[]> {
+  await sql.unsafe(`
+    CREATE SCHEMA IF NOT EXISTS supabase_migrations;
+    CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, statements text[], name text)`)
+  const done = new Set((await sql`SELECT version FROM supabase_migrations.schema_migrations`).map((row) => row.version as string))
+  const files = existsSync(dir) ? (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort() : []
+  const applied: string[] = []
+  for (const file of files) {
+    const [version, ...rest] = file.replace(/\.sql$/, '').split('_')
+    if (done.has(version)) continue
+    const text = await readCached(`${dir}/${file}`)
+    try {
+      await sql.begin(async (tx) => {
+        await tx`INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES (${version}, ${rest.join('_')}, ${[text]})`
+        await tx.unsafe(text)
+      })
+    } catch (error) {
+      throw new Error(`migration ${file} failed: ${(error as Error).message}`)
+    }
+    applied.push(file)
+  }
+  return applied
+}

@@ -1,0 +1,114 @@
+import { z } from 'zod'
+
+// The one place that reads the environment (DESIGN.md "Runtime rules"). Every variable is listed
+// here and in .env.example; everything else receives a Config value.
+
+const nonEmpty = z.string().trim().min(1)
+const optionalText = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value) => (value ? value : undefined))
+const url = z.url({ protocol: /^https?$/ })
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback)
+
+const secretKeys = z
+  .string()
+  .transform((raw, ctx) => {
+    try {
+      return JSON.parse(raw) as unknown
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be a JSON object of name → secret key' })
+      return z.NEVER
+    }
+  })
+  .pipe(z.record(z.string(), nonEmpty).refine((keys) => Object.keys(keys).length > 0, 'needs at least one key'))
+
+const originList = z
+  .string()
+  .default('')
+  .transform((raw) => raw.split(',').map((origin) => origin.trim()).filter(Boolean))
+
+export const configSchema = z.object({
+  DB_POOL_URL: nonEmpty,
+  DB_POOL_MAX: positiveInt(5),
+  SUPABASE_SECRET_KEYS: secretKeys,
+  SUPABASE_URL: optionalText.pipe(url.optional()),
+  SUPABASE_JWT_SECRET: optionalText,
+  SIDEBAR_ALLOWED_ORIGINS: originList,
+  HMAC_SECRET: nonEmpty,
+
+  MISSIVE_API_BASE_URL: url.default('https://public.missiveapp.com/v1'),
+  MISSIVE_SECRET_BROADCAST_FIRST_MESSAGES: nonEmpty,
+  MISSIVE_SECRET_BROADCAST_SECOND_MESSAGES: nonEmpty,
+  MISSIVE_SECRET_NON_BROADCAST: nonEmpty,
+  MISSIVE_SECRET_CAMPAIGN_READ_CONVERSATION: nonEmpty,
+  MISSIVE_ORGANIZATION_ID: nonEmpty,
+  MISSIVE_TIMEOUT_MS: positiveInt(10_000),
+  MISSIVE_MAX_CONCURRENT: positiveInt(5),
+  MISSIVE_MAX_PER_MINUTE: positiveInt(300),
+  MISSIVE_MAX_PER_15_MINUTES: positiveInt(900),
+  MISSIVE_REPLY_LABEL_ID: nonEmpty,
+  MISSIVE_ARCHIVE_LABEL_ID: nonEmpty,
+  PARENT_CAMPAIGN_LABEL_ID: optionalText,
+  SHARED_CSV_CAMPAIGN_LABEL_ID: nonEmpty,
+  BROADCAST_SOURCE_PHONE_NUMBER: nonEmpty,
+
+  TWILIO_ACCOUNT_SID: nonEmpty,
+  TWILIO_AUTH_TOKEN: nonEmpty,
+  TWILIO_API_BASE_URL: url.default('https://api.twilio.com'),
+  TWILIO_STATUS_CALLBACK_URL: optionalText.pipe(url.optional()),
+
+  DUB_API_KEY: optionalText,
+  DUB_TAG_NAME: optionalText,
+  DUB_API_BASE_URL: url.default('https://api.dub.co'),
+
+  LOOKUP_URL: optionalText.pipe(url.optional()),
+  LOOKUP_SECRET: optionalText,
+  OUTLIER_PHONE_NUMBER: optionalText,
+
+  SEND_DRAIN_SECONDS: positiveInt(50),
+  CAMPAIGN_FILE_DIR: z.string().default('.local/storage'),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+})
+
+export type Config = z.infer<typeof configSchema>
+
+export class ConfigError extends Error {
+  constructor(readonly variables: string[], detail: string) {
+    super(`Invalid environment: ${detail}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Validates an environment map; the error names every missing or invalid variable. */
+export function parseConfig(env: Record<string, string | undefined>): Config {
+  const result = configSchema.safeParse(env)
+  if (result.success) return result.data
+  const problems = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '?')
+    const missing = env[name] === undefined || env[name] === ''
+    return { name, text: `${name} ${missing ? 'is missing' : `is invalid (${issue.message})`}` }
+  })
+  throw new ConfigError(
+    [...new Set(problems.map((p) => p.name))],
+    problems.map((p) => p.text).join('; '),
+  )
+}
+
+/** The process environment on Deno (edge runtime) or Node (tests, local stack). */
+export function readEnvironment(): Record<string, string | undefined> {
+  const runtime = globalThis as {
+    Deno?: { env: { toObject(): Record<string, string> } }
+    process?: { env: Record<string, string | undefined> }
+  }
+  return runtime.Deno?.env.toObject() ?? runtime.process?.env ?? {}
+}
+
+let cached: Config | undefined
+
+/** Reads and validates the environment once per process. */
+export function getConfig(): Config {
+  cached ??= parseConfig(readEnvironment())
+  return cached
+}
