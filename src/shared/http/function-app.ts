@@ -19,6 +19,11 @@ export interface FunctionDefinition {
   /** Other names the same code answers on (the names existing clients and Missive rules call). */
   aliases?: string[]
   gate: Gate
+  /**
+   * Paths (relative to the function, e.g. `/status-callback`) that skip the gate because their
+   * caller cannot present it (Twilio); such a route must verify its own signature.
+   */
+  ungatedPaths?: string[]
   /** Prefix-less routes; mounted under every name of the function. */
   routes: (deps: Deps) => Hono<any>
 }
@@ -46,8 +51,16 @@ export function createFunctionApp(definition: FunctionDefinition, deps: Deps): H
   const routes = definition.routes({ ...deps, log })
   for (const name of [definition.name, ...(definition.aliases ?? [])]) {
     const mounted = new Hono({ strict: false })
-    if (definition.gate === 'secret') mounted.use(secretKeyGate(deps.config.SUPABASE_SECRET_KEYS))
-    if (definition.gate === 'webhook') mounted.use(webhookSignatureGate(deps.config.HMAC_SECRET))
+    const gate = definition.gate === 'secret'
+      ? secretKeyGate(deps.config.SUPABASE_SECRET_KEYS)
+      : definition.gate === 'webhook'
+      ? webhookSignatureGate(deps.config.HMAC_SECRET)
+      : null
+    if (gate) {
+      const prefix = `/${name}`
+      const ungated = new Set((definition.ungatedPaths ?? []).map((path) => path.replace(/\/+$/, '')))
+      mounted.use((c, next) => (ungated.has(c.req.path.slice(prefix.length).replace(/\/+$/, '')) ? next() : gate(c, next)))
+    }
     mounted.route('/', routes)
     app.route(`/${name}`, mounted)
   }

@@ -2,6 +2,8 @@ import type { Config } from '../config/env.ts'
 import { getConfig } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { createLogger, type Logger, setLogLevel } from '../log/logger.ts'
+import { createMissiveClient, type MissiveClient } from '../missive/index.ts'
+import { createTwilioClient, type TwilioClient } from '../twilio/index.ts'
 
 /**
  * What a function needs from the outside world, built once per process from the config. Tests
@@ -12,8 +14,33 @@ export interface Deps {
   config: Config
   sql: Sql
   log: Logger
+  missive: MissiveClient
+  twilio: TwilioClient
   /** The clock, injectable so schedule logic can be tested at any instant. */
   now: () => Date
+}
+
+export function missiveClientFor(config: Config): MissiveClient {
+  return createMissiveClient({
+    baseUrl: config.MISSIVE_API_BASE_URL.replace(/\/+$/, ''),
+    tokens: {
+      firstMessages: config.MISSIVE_SECRET_BROADCAST_FIRST_MESSAGES,
+      secondMessages: config.MISSIVE_SECRET_BROADCAST_SECOND_MESSAGES,
+      nonBroadcast: config.MISSIVE_SECRET_NON_BROADCAST,
+      readConversation: config.MISSIVE_SECRET_CAMPAIGN_READ_CONVERSATION,
+    },
+    organizationId: config.MISSIVE_ORGANIZATION_ID,
+    fromPhoneNumber: config.BROADCAST_SOURCE_PHONE_NUMBER,
+    timeoutMs: config.MISSIVE_TIMEOUT_MS,
+  })
+}
+
+export function twilioClientFor(config: Config): TwilioClient {
+  return createTwilioClient({
+    accountSid: config.TWILIO_ACCOUNT_SID,
+    authToken: config.TWILIO_AUTH_TOKEN,
+    baseUrl: config.TWILIO_API_BASE_URL.replace(/\/+$/, ''),
+  })
 }
 
 export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps {
@@ -22,8 +49,9 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
     config,
     sql: overrides.sql ?? createSql(config.DB_POOL_URL, { max: config.DB_POOL_MAX }),
     log: overrides.log ?? createLogger(),
+    missive: overrides.missive ?? missiveClientFor(config),
+    twilio: overrides.twilio ?? twilioClientFor(config),
     now: overrides.now ?? (() => new Date()),
-    ...overrides,
   }
 }
 

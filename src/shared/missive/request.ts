@@ -1,0 +1,135 @@
+import { parseRetryAfter } from './retry-after.ts'
+import type { MissiveFailure, MissiveTokens } from './types.ts'
+
+export interface MissiveTransport {
+  baseUrl: string
+  timeoutMs: number
+  fetch: typeof fetch
+}
+
+/** What each endpoint function needs: the transport plus the account's fixed values. */
+export interface MissiveContext {
+  transport: MissiveTransport
+  tokens: MissiveTokens
+  organizationId: string
+  fromPhoneNumber: string
+}
+
+export interface MissiveRequest {
+  method: 'GET' | 'POST'
+  /** Relative to the base URL, e.g. `/drafts`. */
+  path: string
+  token: string
+  query?: Record<string, string | number>
+  body?: unknown
+}
+
+/** A 2xx answer. `body` is the parsed JSON, or undefined when the body was empty or not JSON. */
+export interface MissiveResponse {
+  ok: true
+  status: number
+  body: unknown
+  text: string
+}
+
+const SNIPPET_LENGTH = 200
+
+/**
+ * The one place that talks HTTP to Missive. It never throws: upstream called `response.json()` on
+ * every answer, so a proxy's HTML 503 threw and the queue retried that message forever (spec
+ * §8.1); here every outcome is a value the sender can count.
+ */
+export async function missiveRequest(
+  transport: MissiveTransport,
+  request: MissiveRequest,
+): Promise<MissiveResponse | MissiveFailure> {
+  const label = `Missive ${request.method} ${request.path}`
+  const url = buildUrl(transport.baseUrl, request.path, request.query)
+  const signal = AbortSignal.timeout(transport.timeoutMs)
+  let response: Response
+  let text: string
+  try {
+    response = await transport.fetch(url, {
+      method: request.method,
+      headers: {
+        Authorization: `Bearer ${request.token}`,
+        'Content-Type': 'application/json',
+        Accept: 'application/json',
+      },
+      body: request.body === undefined ? undefined : JSON.stringify(request.body),
+      signal,
+    })
+    // The timeout covers the body too: a server that sends headers and then stalls is as stuck
+    // as one that never answers.
+    text = await response.text()
+  } catch (error) {
+    if (signal.aborted) {
+      return { ok: false, status: 0, kind: 'timeout', error: `${label} timed out after ${transport.timeoutMs} ms` }
+    }
+    return { ok: false, status: 0, kind: 'network', error: `${label} failed: ${describeError(error)}` }
+  }
+
+  const body = parseJson(text)
+  if (response.ok) return { ok: true, status: response.status, body, text }
+
+  const failure: MissiveFailure = {
+    ok: false,
+    status: response.status,
+    kind: 'http',
+    error: `${label} answered ${response.status}: ${errorDetail(body, text)}`,
+  }
+  const retryAfterSeconds = parseRetryAfter(response.headers, response.status)
+  if (retryAfterSeconds !== undefined) failure.retryAfterSeconds = retryAfterSeconds
+  return failure
+}
+
+/** A 2xx whose body does not carry what the caller needs. */
+export function invalidResponse(response: MissiveResponse, label: string, expected: string): MissiveFailure {
+  return {
+    ok: false,
+    status: response.status,
+    kind: 'invalid-response',
+    error: `${label} answered ${response.status} without ${expected}: ${snippet(response.text) || '(empty body)'}`,
+  }
+}
+
+function buildUrl(baseUrl: string, path: string, query?: Record<string, string | number>): string {
+  const url = `${baseUrl.replace(/\/+$/, '')}${path}`
+  if (!query) return url
+  const params = new URLSearchParams()
+  for (const [key, value] of Object.entries(query)) params.set(key, String(value))
+  return `${url}?${params}`
+}
+
+function parseJson(text: string): unknown {
+  if (text.trim() === '') return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    return undefined
+  }
+}
+
+/** Missive's error body shape is undocumented, so take the usual message keys, else the raw text. */
+function errorDetail(body: unknown, text: string): string {
+  if (body && typeof body === 'object') {
+    const record = body as Record<string, unknown>
+    for (const key of ['error', 'errors', 'message']) {
+      const value = record[key]
+      if (typeof value === 'string' && value) return snippet(value)
+      if (Array.isArray(value) && value.length > 0) return snippet(value.map(String).join('; '))
+    }
+  }
+  return snippet(text) || '(empty body)'
+}
+
+function snippet(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_LENGTH)
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error)
+  // undici reports "fetch failed" and hides the useful part (ECONNREFUSED, …) in `cause`.
+  const cause = (error as Error & { cause?: unknown }).cause
+  return cause instanceof Error ? `${error.message} (${cause.message})` : error.message
+}

@@ -1,0 +1,89 @@
+/** One Missive API token per purpose, as upstream: each token is its own rate-limit budget. */
+export interface MissiveTokens {
+  firstMessages: string
+  secondMessages: string
+  nonBroadcast: string
+  readConversation: string
+}
+
+export interface MissiveClientOptions {
+  /** e.g. `https://public.missiveapp.com/v1`, no trailing slash. */
+  baseUrl: string
+  tokens: MissiveTokens
+  organizationId: string
+  /** The Twilio number drafts are sent from (`from_field.phone_number`). */
+  fromPhoneNumber: string
+  /** Applies to the whole exchange, body included. */
+  timeoutMs: number
+  fetch?: typeof fetch
+}
+
+/**
+ * Why a call failed, so callers can tell "not sent" from "maybe sent":
+ * - `http`: Missive answered with a non-2xx status;
+ * - `network`: no answer at all (connection refused, reset, DNS);
+ * - `timeout`: no complete answer in time; the request may have been acted on;
+ * - `invalid-response`: a 2xx whose body lacks what we need; the request was acted on.
+ */
+export type MissiveFailureKind = 'http' | 'network' | 'timeout' | 'invalid-response'
+
+export interface MissiveFailure {
+  ok: false
+  /** The HTTP status, 0 when there was no response (network error, timeout). */
+  status: number
+  kind: MissiveFailureKind
+  error: string
+  /** From `Retry-After` (or `X-RateLimit-Reset`), when Missive said when to come back. */
+  retryAfterSeconds?: number
+}
+
+export type MissiveResult<T extends object> = ({ ok: true; status: number } & T) | MissiveFailure
+
+export type SendDraftResult = MissiveResult<{ draftId: string; conversationId: string }>
+/** Missive may answer a post with 201 and no body, so the ids are best effort. */
+export type CreatePostResult = MissiveResult<{ postId: string | null; conversationId: string | null }>
+/** `found` is false when Missive answers `{"conversations": []}` (unknown or inaccessible id). */
+export type GetConversationResult = MissiveResult<{ found: boolean; labelIds: string[] }>
+/** `deliveredAt` is Missive's epoch seconds; both fields are null when Missive has none. */
+export type GetMessageResult = MissiveResult<{ externalId: string | null; deliveredAt: number | null }>
+export type CreateSharedLabelResult = MissiveResult<{ labelId: string }>
+export type ListSharedLabelsResult = MissiveResult<{ labels: SharedLabel[] }>
+export type FindSharedLabelResult = MissiveResult<{ labelId: string | null }>
+
+export interface SharedLabel {
+  id: string
+  name: string
+  nameWithParentNames: string | null
+}
+
+export type DraftPhase = 'first' | 'second'
+
+export interface SendDraftInput {
+  body: string
+  /** E.164 recipient. */
+  to: string
+  phase: DraftPhase
+  labelIds?: string[]
+}
+
+export interface CreatePostInput {
+  conversationId: string
+  text: string
+  /** Adds the label and closes the conversation (the failure jobs' "archive" post). */
+  labelId?: string
+}
+
+export interface CreateSharedLabelInput {
+  name: string
+  parentId?: string | null
+}
+
+export interface MissiveClient {
+  sendDraft(input: SendDraftInput): Promise<SendDraftResult>
+  createPost(input: CreatePostInput): Promise<CreatePostResult>
+  getConversation(id: string): Promise<GetConversationResult>
+  getMessage(id: string): Promise<GetMessageResult>
+  createSharedLabel(input: CreateSharedLabelInput): Promise<CreateSharedLabelResult>
+  listSharedLabels(page: { limit: number; offset: number }): Promise<ListSharedLabelsResult>
+  findSharedLabelByName(name: string): Promise<FindSharedLabelResult>
+}
