@@ -1,4 +1,4 @@
-import { Hono } from 'hono'
+import { Hono, type MiddlewareHandler } from 'hono'
 import { cors } from 'hono/cors'
 import { methodNotAllowed } from 'hono/method-not-allowed'
 import type { Deps } from '../runtime/deps.ts'
@@ -51,7 +51,7 @@ export function createFunctionApp(definition: FunctionDefinition, deps: Deps): H
   const routes = definition.routes({ ...deps, log })
   for (const name of [definition.name, ...(definition.aliases ?? [])]) {
     const mounted = new Hono({ strict: false })
-    const gate = definition.gate === 'secret'
+    const gate: MiddlewareHandler<any> | null = definition.gate === 'secret'
       ? secretKeyGate(deps.config.SUPABASE_SECRET_KEYS)
       : definition.gate === 'webhook'
       ? webhookSignatureGate(deps.config.HMAC_SECRET)
