@@ -31,33 +31,30 @@ END $$;
 -- The vault secret `edge_function_url` is the functions root (e.g. https://<ref>.supabase.co/functions/v1/).
 -- Upstream joined it to function names three different ways (`make/`, `send-messages/`,
 -- `/reconcile-twilio-status/` → `//`); every URL is built here instead.
-CREATE OR REPLACE FUNCTION public.edge_function_url(function_name text) RETURNS text
+CREATE OR REPLACE FUNCTION public.vault_secret(secret_name text) RETURNS text
 LANGUAGE plpgsql STABLE AS $$
 DECLARE
-  root text;
+  value text;
 BEGIN
-  SELECT decrypted_secret INTO root FROM vault.decrypted_secrets
-  WHERE name = 'edge_function_url' ORDER BY created_at DESC LIMIT 1;
-  IF root IS NULL OR root = '' THEN
-    RAISE EXCEPTION 'vault secret edge_function_url is not set; see README "Deploying to Supabase"';
+  SELECT decrypted_secret INTO value FROM vault.decrypted_secrets
+  WHERE name = secret_name ORDER BY created_at DESC LIMIT 1;
+  IF value IS NULL OR value = '' THEN
+    RAISE EXCEPTION 'vault secret % is not set; see README "Deploying to Supabase"', secret_name;
   END IF;
-  RETURN rtrim(root, '/') || '/' || function_name || '/';
+  RETURN value;
 END $$;
+
+CREATE OR REPLACE FUNCTION public.edge_function_url(function_name text) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT rtrim(public.vault_secret('edge_function_url'), '/') || '/' || function_name || '/'
+$$;
 
 -- Headers of every call from the database to a function: the secret key as `apikey` and no
 -- Authorization header (upstream's cron_apikey_header test pins both).
 CREATE OR REPLACE FUNCTION public.edge_function_headers() RETURNS jsonb
-LANGUAGE plpgsql STABLE AS $$
-DECLARE
-  key text;
-BEGIN
-  SELECT decrypted_secret INTO key FROM vault.decrypted_secrets
-  WHERE name = 'secret_key' ORDER BY created_at DESC LIMIT 1;
-  IF key IS NULL OR key = '' THEN
-    RAISE EXCEPTION 'vault secret secret_key is not set; see README "Deploying to Supabase"';
-  END IF;
-  RETURN jsonb_build_object('Content-Type', 'application/json', 'apikey', key);
-END $$;
+LANGUAGE sql STABLE AS $$
+  SELECT jsonb_build_object('Content-Type', 'application/json', 'apikey', public.vault_secret('secret_key'))
+$$;
 
 -- Queues an asynchronous call (pg_net: sent after this transaction commits, never if it rolls back).
 -- Secrets are read when the call is made, not baked into job commands, so rotating a key needs no

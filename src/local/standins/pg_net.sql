@@ -28,6 +28,16 @@ CREATE TABLE IF NOT EXISTS net._http_response (
 );
 CREATE INDEX IF NOT EXISTS _http_response_created_idx ON net._http_response (created);
 
+-- Appends `params` as a query string, as pg_net does.
+CREATE OR REPLACE FUNCTION net._with_query(url text, params jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE
+    WHEN params IS NULL OR params = '{}'::jsonb THEN url
+    ELSE url || CASE WHEN position('?' in url) > 0 THEN '&' ELSE '?' END ||
+      (SELECT string_agg(key || '=' || value, '&') FROM jsonb_each_text(params))
+  END
+$$;
+
 CREATE OR REPLACE FUNCTION net.http_post(
   url text,
   body jsonb DEFAULT '{}'::jsonb,
@@ -38,12 +48,8 @@ CREATE OR REPLACE FUNCTION net.http_post(
 LANGUAGE plpgsql AS $$
 DECLARE
   request_id bigint;
-  full_url text := url;
+  full_url text := net._with_query(url, params);
 BEGIN
-  IF params IS NOT NULL AND params <> '{}'::jsonb THEN
-    full_url := url || CASE WHEN position('?' in url) > 0 THEN '&' ELSE '?' END ||
-      (SELECT string_agg(key || '=' || value, '&') FROM jsonb_each_text(params));
-  END IF;
   INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
   VALUES ('POST', full_url, COALESCE(headers, '{}'::jsonb), convert_to(COALESCE(body, '{}'::jsonb)::text, 'UTF8'), timeout_milliseconds)
   RETURNING id INTO request_id;
@@ -60,12 +66,8 @@ CREATE OR REPLACE FUNCTION net.http_get(
 LANGUAGE plpgsql AS $$
 DECLARE
   request_id bigint;
-  full_url text := url;
+  full_url text := net._with_query(url, params);
 BEGIN
-  IF params IS NOT NULL AND params <> '{}'::jsonb THEN
-    full_url := url || CASE WHEN position('?' in url) > 0 THEN '&' ELSE '?' END ||
-      (SELECT string_agg(key || '=' || value, '&') FROM jsonb_each_text(params));
-  END IF;
   INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
   VALUES ('GET', full_url, COALESCE(headers, '{}'::jsonb), NULL, timeout_milliseconds)
   RETURNING id INTO request_id;
