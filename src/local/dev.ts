@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url'
 import { ConfigError, parseConfig } from '../shared/config/env.ts'
 import { createSql, type Sql } from '../shared/db/client.ts'
 import { functionDefinitions } from '../shared/functions/registry.ts'
-import { createLogger } from '../shared/log/logger.ts'
+import { createLogger, maskPhone } from '../shared/log/logger.ts'
 import { createDeps } from '../shared/runtime/deps.ts'
 import { loadLocalEnvironment } from './env-file.ts'
-import { startMissiveFake } from './fakes/missive.ts'
+import { type MissiveFake, startMissiveFake } from './fakes/missive.ts'
 import { startTwilioFake } from './fakes/twilio.ts'
 import { createGateway, FUNCTIONS_PREFIX } from './gateway.ts'
 import { startNetWorker } from './net-worker.ts'
@@ -25,7 +25,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url))
 const say = (line: string) => console.log(`[dev] ${line}`)
 const cleanups: Array<() => Promise<unknown> | unknown> = []
 
-async function portIsFree(port: number): Promise<boolean> {
+function portIsFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const probe = createServer()
     probe.once('error', () => resolve(false))
@@ -99,6 +99,7 @@ async function main(): Promise<void> {
       })
       cleanups.push(() => missive.close())
       env.MISSIVE_API_BASE_URL = missive.baseUrl
+      watchSandbox(missive)
       say(`sandbox Missive at ${missive.baseUrl} (enforces Missive's rate limits)`)
     }
     say(`sandbox Twilio at ${env.TWILIO_API_BASE_URL}`)
@@ -120,9 +121,26 @@ async function main(): Promise<void> {
   console.log(`ready: ${functionsUrl}`)
   say(`cron functions take  -H "apikey: ${secretKey}"`)
   if (token) say(`sidebar functions take -H "Authorization: Bearer ${token}"   (npm run token mints another)`)
-  say(`try a broadcast: curl -X POST -H "apikey: ${secretKey}" ${functionsUrl}send-now/ is refused (it is a sidebar call); ` +
-    `use curl -H "Authorization: Bearer <token>" ${functionsUrl}send-now/ and watch the sandbox Missive receive the drafts (README "Try a broadcast")`)
+  say(`try a broadcast: curl -H "Authorization: Bearer $(npm run -s token)" ${functionsUrl}send-now/  (more in README "Try a broadcast")`)
   say('Ctrl-C stops everything')
+}
+
+/** Prints what the sandbox Missive received, so a broadcast can be watched going out. */
+function watchSandbox(missive: MissiveFake): void {
+  let drafts = 0
+  let posts = 0
+  const timer = setInterval(() => {
+    if (missive.drafts.length > drafts) {
+      const fresh = missive.drafts.slice(drafts)
+      drafts = missive.drafts.length
+      say(`sandbox Missive: ${fresh.length} SMS draft(s) sent (${drafts} in all), last to ${maskPhone(fresh[fresh.length - 1].to)}`)
+    }
+    if (missive.posts.length > posts) {
+      say(`sandbox Missive: ${missive.posts.length - posts} post(s) to conversations`)
+      posts = missive.posts.length
+    }
+  }, 2000)
+  cleanups.push(() => clearInterval(timer))
 }
 
 let stopping = false

@@ -6,7 +6,7 @@ import { loadLocalEnvironment } from './env-file.ts'
  * Mints a Supabase-style user access token for the local gateway (HS256 with SUPABASE_JWT_SECRET),
  * carrying the claims the sidebar reads: `exp` and `app_metadata.anon_key`.
  */
-export async function mintUserToken(secret: string, options: { hours?: number; email?: string } = {}): Promise<string> {
+export function mintUserToken(secret: string, options: { hours?: number; email?: string } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
   return sign({
     sub: '00000000-0000-4000-8000-000000000001',

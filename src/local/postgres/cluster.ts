@@ -30,7 +30,7 @@ export async function ensurePostgresInstalled(log: (line: string) => void = () =
 }
 
 /** initdb refuses to run as root, so the cluster belongs to the `postgres` user when we are root. */
-async function asPostgres(command: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
+function asPostgres(command: string, args: string[]): Promise<{ stdout: string; stderr: string }> {
   if (isRoot) return run('runuser', ['-u', 'postgres', '--', command, ...args], { cwd: '/' })
   return run(command, args)
 }

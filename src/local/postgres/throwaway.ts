@@ -5,7 +5,7 @@ import { createSql } from '../../shared/db/client.ts'
 import { type Cluster, ensurePostgresInstalled, startCluster } from './cluster.ts'
 import { applyMigrations, applyStandIns } from './migrate.ts'
 
-export async function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)
