@@ -1,8 +1,81 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
 import type { FunctionDefinition } from '../http/function-app.ts'
-import { notImplementedRoutes } from '../http/not-implemented.ts'
+import { badRequest, describeIssues, readJson } from '../http/errors.ts'
+import { dubLinkShortener } from '../links/dub.ts'
+import { loadDashboard } from './dashboard.ts'
+import { editUpcomingBroadcast } from './edit-upcoming.ts'
+
+// GET   /broadcast-sidebar/?limit=&cursor=  upcoming + past broadcasts (dashboard.ts)
+// PATCH /broadcast-sidebar/ {id, firstMessage?, secondMessage?, runAt?, delay?, noRecipients?}
+// Bad input is 400 {"message":"Bad Request"} as upstream, plus a `detail` naming the field.
+
+const nonEmptyText = z.string().refine((text) => text.trim() !== '', 'must not be empty')
+
+const PatchBody = z.object({
+  id: z.number().int().positive(),
+  firstMessage: nonEmptyText.optional(),
+  secondMessage: nonEmptyText.optional(),
+  // Unix seconds. Upstream treated 0 as "absent" and then failed on an empty update (500). null
+  // un-pins the broadcast so it follows the weekly schedule again (upstream had no way to do that).
+  runAt: z.number().finite().nullable().optional(),
+  // Upstream accepted negative delays and fractional counts; the database cannot use them.
+  delay: z.number().int().min(0).optional(),
+  noRecipients: z.number().int().positive().optional(),
+})
+
+const EDITABLE_FIELDS = ['firstMessage', 'secondMessage', 'runAt', 'delay', 'noRecipients'] as const
+
+const DEFAULT_LIMIT = 5
+const MAX_LIMIT = 100
+
+const bad = (detail: string) => badRequest('Bad Request', { detail })
+
+/** `Number(x) || fallback` as upstream (missing, 0 or non-numeric), but no negative or huge pages. */
+function pageQuery(limitText: string | undefined, cursorText: string | undefined) {
+  const limit = Number(limitText) || DEFAULT_LIMIT
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) {
+    throw bad(`[limit] must be an integer from 1 to ${MAX_LIMIT}`)
+  }
+  const cursor = Number(cursorText) || undefined
+  return { limit, cursor }
+}
 
 export const broadcastSidebarFunction: FunctionDefinition = {
   name: 'broadcast-sidebar',
   gate: 'user',
-  routes: () => notImplementedRoutes('broadcast-sidebar'),
+  routes: (deps) => {
+    const app = new Hono({ strict: false })
+
+    app.get('/', async (c) => {
+      const { limit, cursor } = pageQuery(c.req.query('limit'), c.req.query('cursor'))
+      return c.json(await loadDashboard(deps.sql, { limit, cursor, now: deps.now() }))
+    })
+
+    app.patch('/', async (c) => {
+      let json: unknown
+      try {
+        json = await readJson(c)
+      } catch {
+        throw bad('Malformed JSON body')
+      }
+      const parsed = PatchBody.safeParse(json)
+      if (!parsed.success) throw bad(describeIssues(parsed.error))
+      const { id, ...fields } = parsed.data
+      if (EDITABLE_FIELDS.every((field) => fields[field] === undefined)) {
+        throw bad(`at least one of ${EDITABLE_FIELDS.join(', ')} is required`)
+      }
+      const now = deps.now()
+      let runAt: Date | null | undefined = fields.runAt === null ? null : undefined
+      if (typeof fields.runAt === 'number') {
+        runAt = new Date(fields.runAt * 1000)
+        // A past run_at would never fire (and upstream let it block the weekly schedule).
+        if (!(runAt.getTime() > now.getTime())) throw bad('[runAt] must be in the future')
+      }
+      const shortener = dubLinkShortener(deps.config, deps.log)
+      return c.json(await editUpcomingBroadcast(deps.sql, shortener, id, { ...fields, runAt }, now))
+    })
+
+    return app
+  },
 }

@@ -68,6 +68,8 @@ export const configSchema = z.object({
   OUTLIER_PHONE_NUMBER: optionalText,
 
   SEND_DRAIN_SECONDS: positiveInt(50),
+  FAILURE_JOBS_RUN_SECONDS: z.coerce.number().positive().default(50),
+  FAILURE_JOBS_POST_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   CAMPAIGN_FILE_DIR: z.string().default('.local/storage'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 })

@@ -1,0 +1,80 @@
+import { badRequest, conflict, notFound } from '../http/errors.ts'
+import { dubLinkShortener } from '../links/dub.ts'
+import type { Deps } from '../runtime/deps.ts'
+import { BROADCAST_GRACE_MINUTES } from '../schedule/weekly.ts'
+import { handOverUpcomingBroadcast } from './hand-over.ts'
+import { findSentSince } from './queries.ts'
+import { shortenNextBroadcastTexts } from './shorten-texts.ts'
+
+const MINUTE = 60_000
+/** No two broadcasts within this window (upstream's guard in check_and_trigger_broadcast). */
+export const MIN_GAP_BETWEEN_BROADCASTS_MS = 2 * 60 * MINUTE
+
+const utcMinute = (date: Date) => date.toISOString().slice(0, 16).replace('T', ' ')
+
+/**
+ * `run_at_utc` is the minute the trigger fired ("YYYY-MM-DD HH:MM", UTC). Upstream accepted only
+ * the current minute, so a pg_net call delivered after a minute boundary silently skipped that
+ * week's broadcast; a call up to the grace period late is now accepted (and logged as late), one
+ * from the future or malformed is a 400.
+ */
+export function parseRunAtUtc(value: string, now: Date): { runAt: Date; lateMinutes: number } {
+  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$/.exec(value)
+  const runAt = match ? new Date(Date.UTC(+match[1], +match[2] - 1, +match[3], +match[4], +match[5])) : null
+  if (!runAt || utcMinute(runAt) !== value) {
+    throw badRequest(`Invalid run_at_utc: expected "YYYY-MM-DD HH:MM" (UTC), received ${JSON.stringify(value)}`)
+  }
+  const nowMinute = Math.floor(now.getTime() / MINUTE) * MINUTE
+  const earliest = nowMinute - BROADCAST_GRACE_MINUTES * MINUTE
+  if (runAt.getTime() > nowMinute || runAt.getTime() < earliest) {
+    throw badRequest(
+      `Invalid broadcast timing - Expected: between ${utcMinute(new Date(earliest))} and ${
+        utcMinute(now)
+      }, Received: ${value}`,
+    )
+  }
+  return { runAt, lateMinutes: (nowMinute - runAt.getTime()) / MINUTE }
+}
+
+export interface MadeBroadcast {
+  broadcastId: number
+  nextBroadcastId: number
+  queued: number
+}
+
+/** The scheduled run: hands the upcoming broadcast over unless one was sent less than 2 h ago. */
+export async function makeBroadcast(deps: Deps, trigger: { runAt: Date; lateMinutes: number }): Promise<MadeBroadcast> {
+  const now = deps.now()
+  const log = deps.log.child({ runAtUtc: utcMinute(trigger.runAt) })
+  const handOver = await handOverUpcomingBroadcast(deps.sql, {
+    now,
+    // A second call for the same slot (a retried trigger, a duplicate delivery) or a call right
+    // after a send-now lands here: the audience already got a broadcast, so this one is refused.
+    check: async (tx, upcoming) => {
+      // Rescheduled ("paused") to a later minute after this trigger fired: that time wins.
+      if (upcoming.runAt && Math.floor(upcoming.runAt.getTime() / MINUTE) > Math.floor(now.getTime() / MINUTE)) {
+        throw conflict(
+          `Broadcast ${upcoming.id} is scheduled for ${upcoming.runAt.toISOString()}; not sending it now`,
+          {
+            broadcastId: upcoming.id,
+          },
+        )
+      }
+      const recent = await findSentSince(tx, new Date(now.getTime() - MIN_GAP_BETWEEN_BROADCASTS_MS))
+      if (recent) {
+        throw conflict(
+          `Broadcast ${recent.id} was sent at ${recent.runAt.toISOString()}, less than 2 hours ago; not sending another`,
+          {
+            broadcastId: recent.id,
+          },
+        )
+      }
+    },
+  })
+  if (!handOver) throw notFound('Broadcast not found')
+  const scoped = log.child({ broadcastId: handOver.broadcastId })
+  if (trigger.lateMinutes > 0) scoped.warn('broadcast made late', { lateMinutes: trigger.lateMinutes })
+  scoped.info('broadcast made', { queued: handOver.queued, nextBroadcastId: handOver.nextBroadcastId })
+  await shortenNextBroadcastTexts(deps.sql, dubLinkShortener(deps.config, scoped), scoped, handOver.next)
+  return { broadcastId: handOver.broadcastId, nextBroadcastId: handOver.nextBroadcastId, queued: handOver.queued }
+}
