@@ -78,6 +78,9 @@ describe('POST /make/', () => {
     const jobs = await db
       .sql`SELECT jobname FROM cron.job WHERE jobname IN ('delay-invoke-broadcast', 'invoke-broadcast')`
     expect(jobs).toHaveLength(0)
+    // The Twilio reconcile of this batch is scheduled for when it has most likely gone out.
+    const reconcile = await db.sql`SELECT jobname FROM cron.job WHERE jobname = ${`start-broadcast-reconcile-${broadcast.id}`}`
+    expect(reconcile).toHaveLength(1)
   })
 
   it('queues the messages with the broadcast payload', async () => {

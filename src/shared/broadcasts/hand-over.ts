@@ -42,6 +42,8 @@ export async function handOverUpcomingBroadcast(sql: Sql, options: HandOverOptio
       { queued: number }[]
     >`SELECT public.queue_broadcast_messages(${upcoming.id}) AS queued`
     await tx`UPDATE public.broadcasts SET editable = false, run_at = ${options.now}, updated_at = ${options.now} WHERE id = ${upcoming.id}`
+    // Twilio's delivery statuses are pulled once the batch has most likely gone out (never raises).
+    await tx`SELECT public.schedule_broadcast_reconcile(${upcoming.id}, ${options.now})`
 
     // The next broadcast starts from the texts as the editor wrote them (before shortening).
     const firstMessage = upcoming.originalFirstMessage || upcoming.firstMessage

@@ -1,8 +1,57 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
+import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
-import { notImplementedRoutes } from '../http/not-implemented.ts'
+import type { Deps } from '../runtime/deps.ts'
+import { reconcilePass } from './reconcile-pass.ts'
+import { applyStatusCallback, decodeForm, verifyCallback } from './status-callback.ts'
+import type { TargetRef } from './target.ts'
+
+// The cron jobs send ids as JSON strings ("7"); the sidebar or a script may send numbers. 0, "" and
+// null count as absent, as upstream's truthiness check did.
+const targetId = z.preprocess(
+  (value) => (value === null || value === '' || value === 0 ? undefined : value),
+  z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a positive integer')])
+    .transform(Number)
+    .pipe(z.number().int('must be a positive integer').positive('must be a positive integer'))
+    .optional(),
+)
+
+const reconcileBody = z.object({ broadcastId: targetId, campaignId: targetId })
+
+function parseTarget(body: unknown): TargetRef {
+  const parsed = reconcileBody.safeParse(body)
+  if (!parsed.success) throw badRequest(`Validation error: ${describeIssues(parsed.error)}`)
+  // broadcastId wins when both are given, as upstream.
+  if (parsed.data.broadcastId !== undefined) return { kind: 'broadcast', id: parsed.data.broadcastId }
+  if (parsed.data.campaignId !== undefined) return { kind: 'campaign', id: parsed.data.campaignId }
+  throw badRequest('Either broadcastId or campaignId must be provided')
+}
+
+function routes(deps: Deps) {
+  const app = new Hono({ strict: false })
+
+  // Called every minute by `reconcile-twilio-status-<broadcast|campaign>-<id>` (see docs/reconcile.md).
+  app.post('/', async (c) => {
+    const target = parseTarget(await readJson(c))
+    const summary = await reconcilePass(deps, target)
+    return c.json({ [`${target.kind}Id`]: target.id, ...summary })
+  })
+
+  // Twilio's status callback: no apikey (Twilio cannot send one), so the signature is the gate.
+  app.post('/status-callback', async (c) => {
+    const params = decodeForm(await c.req.text())
+    verifyCallback(deps, c.req.header('x-twilio-signature'), params)
+    await applyStatusCallback(deps, params)
+    return c.json({})
+  })
+
+  return app
+}
 
 export const reconcileTwilioStatusFunction: FunctionDefinition = {
   name: 'reconcile-twilio-status',
   gate: 'secret',
-  routes: () => notImplementedRoutes('reconcile-twilio-status'),
+  ungatedPaths: ['/status-callback'],
+  routes,
 }

@@ -1,0 +1,135 @@
+import type { Db } from '../db/client.ts'
+import { ownerColumn, type TargetRef } from './target.ts'
+import type { TwilioStatus } from './twilio-statuses.ts'
+
+export interface PageMessage {
+  sid: string
+  to: string
+  status: TwilioStatus
+  dateSent: Date | null
+}
+
+const ownerTable = (ref: TargetRef) => (ref.kind === 'broadcast' ? 'broadcasts' : 'campaigns')
+
+/** Forgets the messages a previous, unfinished pass staged, so a fresh pass starts clean. */
+export async function clearStaged(db: Db, ref: TargetRef): Promise<void> {
+  await db`DELETE FROM public.twilio_reconcile_messages WHERE target_kind = ${ref.kind} AND target_id = ${ref.id}`
+}
+
+/** The page token a page was fetched with, and the one Twilio gave for the next page (null = last). */
+export interface Cursor {
+  from: string | null
+  to: string | null
+}
+
+/**
+ * One statement per page, atomic on its own:
+ * - moves the pass's page token from `cursor.from` to `cursor.to` as a compare-and-set, so when two
+ *   invocations overlap (a slow minute) only the first applies the page; the other gets null;
+ * - rows already carrying a message's SID (from the Missive outgoing webhook, a status callback or
+ *   an earlier pass) take its status at once, never moving a final status back (merge_twilio_status);
+ * - the other messages are staged for the pairing at the end of the pass (pairStaged).
+ */
+export async function applyPage(
+  db: Db,
+  ref: TargetRef,
+  cursor: Cursor,
+  messages: PageMessage[],
+  now: Date,
+): Promise<{ bySid: number; staged: number } | null> {
+  const rows = messages.map((m) => ({ sid: m.sid, to_phone: m.to, status: m.status, date_sent: m.dateSent }))
+  const [counts] = await db<{ advanced: boolean; by_sid: number; staged: number }[]>`
+    WITH advanced AS (
+      UPDATE ${db('public.' + ownerTable(ref))} SET twilio_paging = ${cursor.to}::text
+      WHERE id = ${ref.id} AND twilio_paging IS NOT DISTINCT FROM ${cursor.from}::text
+      RETURNING id
+    ),
+    page AS (
+      SELECT DISTINCT ON (m.sid) m.sid, m.to_phone, m.status, m.date_sent
+      FROM jsonb_to_recordset(${
+    db.json(rows)
+  }) AS m(sid text, to_phone text, status public.twilio_status, date_sent timestamptz)
+      WHERE EXISTS (SELECT 1 FROM advanced)
+    ),
+    by_sid AS (
+      UPDATE public.message_statuses ms SET
+        twilio_sent_status = public.merge_twilio_status(ms.twilio_sent_status, ms.twilio_id, p.status),
+        twilio_sent_at = COALESCE(p.date_sent, ms.twilio_sent_at),
+        updated_at = ${now}
+      FROM page p
+      WHERE ms.twilio_id = p.sid
+      RETURNING ms.twilio_id
+    ),
+    staged AS (
+      INSERT INTO public.twilio_reconcile_messages (target_kind, target_id, sid, to_phone, status, date_sent, staged_at)
+      SELECT ${ref.kind}, ${ref.id}, p.sid, p.to_phone, p.status, p.date_sent, ${now}
+      FROM page p
+      WHERE NOT EXISTS (SELECT 1 FROM by_sid b WHERE b.twilio_id = p.sid)
+      ON CONFLICT (target_kind, target_id, sid)
+        DO UPDATE SET to_phone = EXCLUDED.to_phone, status = EXCLUDED.status, date_sent = EXCLUDED.date_sent, staged_at = EXCLUDED.staged_at
+      RETURNING 1
+    )
+    SELECT EXISTS (SELECT 1 FROM advanced) AS advanced,
+           (SELECT count(DISTINCT twilio_id)::int FROM by_sid) AS by_sid,
+           (SELECT count(*)::int FROM staged) AS staged`
+  return counts!.advanced ? { bySid: counts!.by_sid, staged: counts!.staged } : null
+}
+
+/**
+ * End of a pass: pairs each recipient's un-reconciled rows of this broadcast/campaign (twilio_id
+ * IS NULL), in the order they were written, with that recipient's staged SMSs, in the order Twilio
+ * sent them: the first-message row gets the earlier SMS, the follow-up the later one. Surplus SMSs
+ * (a reply typed in Missive after the broadcast, from the same number) come after the broadcast's
+ * and stay unpaired. Upstream instead gave every message the recipient's latest row, newest first,
+ * so the follow-up row ended up with the first message's status and the first row with nothing.
+ */
+export async function pairStaged(
+  db: Db,
+  ref: TargetRef,
+  now: Date,
+): Promise<{ paired: number; unpairedMessages: number; openRows: number }> {
+  // The staging table is filled and emptied within a pass, so its statistics are usually stale
+  // (often "empty"); with them the planner picks a nested loop that re-runs the row numbering per
+  // message: 30 s instead of 0.2 s for 10 000 messages. A sampled ANALYZE costs milliseconds.
+  await db`ANALYZE public.twilio_reconcile_messages`
+  const [counts] = await db<{ paired: number; staged: number; open_rows: number }[]>`
+    WITH leftover AS (
+      SELECT s.sid, s.to_phone, s.status, s.date_sent,
+             row_number() OVER (PARTITION BY s.to_phone ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
+      FROM public.twilio_reconcile_messages s
+      WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
+        AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
+    ),
+    open_rows AS (
+      SELECT ms.id, ms.recipient_phone_number,
+             row_number() OVER (PARTITION BY ms.recipient_phone_number ORDER BY ms.created_at, ms.is_second, ms.id) AS rn
+      FROM public.message_statuses ms
+      WHERE ms.${db(ownerColumn(ref.kind))} = ${ref.id} AND ms.twilio_id IS NULL
+        AND ms.recipient_phone_number IN (SELECT to_phone FROM leftover)
+    ),
+    paired AS (
+      UPDATE public.message_statuses ms SET
+        twilio_id = l.sid,
+        twilio_sent_status = l.status,
+        twilio_sent_at = l.date_sent,
+        updated_at = ${now}
+      FROM open_rows o
+      JOIN leftover l ON l.to_phone = o.recipient_phone_number AND l.rn = o.rn
+      WHERE ms.id = o.id AND ms.twilio_id IS NULL
+      RETURNING ms.id
+    )
+    SELECT (SELECT count(*)::int FROM paired) AS paired,
+           (SELECT count(*)::int FROM leftover) AS staged,
+           (SELECT count(*)::int FROM public.message_statuses
+            WHERE ${db(ownerColumn(ref.kind))} = ${ref.id} AND twilio_id IS NULL) AS open_rows`
+  return {
+    paired: counts.paired,
+    unpairedMessages: counts.staged - counts.paired,
+    openRows: counts.open_rows - counts.paired,
+  }
+}
+
+/** Removes the pass's per-minute job and its 3-hour stopper (either may already be gone). */
+export async function stopJobs(db: Db, ref: TargetRef): Promise<void> {
+  await db`SELECT public.stop_twilio_reconcile(${ref.kind}, ${ref.id})`
+}

@@ -1,0 +1,169 @@
+import { AppError } from '../http/errors.ts'
+import type { Deps } from '../runtime/deps.ts'
+import { TwilioRequestError } from '../twilio/index.ts'
+import { applyPage, clearStaged, type Cursor, type PageMessage, pairStaged, stopJobs } from './page-queries.ts'
+import { loadTarget, type TargetRef, windowEnd } from './target.ts'
+import { storableStatus } from './twilio-statuses.ts'
+
+export const PAGE_SIZE = 300
+export const MAX_PAGES_PER_CALL = 5
+
+export interface PassOptions {
+  /** Pages fetched by one invocation at most; the per-minute job carries on from the stored token. */
+  maxPages?: number
+  /** Stop starting new pages after this long, well inside the edge runtime's wall clock. */
+  budgetMs?: number
+}
+
+export interface PassSummary {
+  pages: number
+  messages: number
+  matchedBySid: number
+  pairedInOrder: number
+  unpairedMessages: number
+  unknownStatuses: number
+  /** Rows of this broadcast/campaign still without a Twilio SID when the pass finished. */
+  unreconciledRows: number | null
+  done: boolean
+}
+
+/**
+ * Continues a broadcast's or campaign's reconcile pass from its stored page token: a few pages of
+ * Twilio's message list (newest first), each applied in one transaction with the token moved on.
+ * When Twilio has no next page the staged messages are paired, the token cleared and the pass's
+ * cron jobs removed. A Twilio failure keeps the token (the next minute retries that page; upstream
+ * lost it on a bad status) and answers 502.
+ */
+export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOptions = {}): Promise<PassSummary> {
+  const maxPages = options.maxPages ?? MAX_PAGES_PER_CALL
+  const budgetMs = options.budgetMs ?? 40_000
+  const started = performance.now()
+  const target = await loadTarget(deps.sql, ref)
+  const log = deps.log.child({ [`${ref.kind}Id`]: ref.id })
+  const summary: PassSummary = {
+    pages: 0,
+    messages: 0,
+    matchedBySid: 0,
+    pairedInOrder: 0,
+    unpairedMessages: 0,
+    unknownStatuses: 0,
+    unreconciledRows: null,
+    done: false,
+  }
+  let token = target.twilioPaging
+
+  while (summary.pages < maxPages && performance.now() - started < budgetMs) {
+    const firstPage = token === null
+    let page
+    try {
+      page = await deps.twilio.listMessagesPage({
+        from: deps.config.BROADCAST_SOURCE_PHONE_NUMBER,
+        dateSentAfter: target.runAt,
+        // Later pages carry on from the token alone, as upstream did; the cursor is already inside the window.
+        dateSentBefore: firstPage ? windowEnd(target, deps.config.MISSIVE_MAX_PER_15_MINUTES) : undefined,
+        pageToken: token,
+        pageSize: PAGE_SIZE,
+      })
+    } catch (error) {
+      if (!(error instanceof TwilioRequestError)) throw error
+      // Logged once, with the request path, by the error renderer (status ≥ 500).
+      throw new AppError(
+        502,
+        `Could not fetch Twilio messages (${error.message}); the page token is kept and the next run retries`,
+        {
+          ...summary,
+        },
+      )
+    }
+
+    let unknown = 0
+    const messages: PageMessage[] = page.messages.map((message) => {
+      const { status, known } = storableStatus(message.status)
+      if (!known) unknown++
+      return { sid: message.sid, to: message.to, status, dateSent: message.dateSent }
+    })
+    const last = page.nextPageToken === null
+
+    const outcome = await applyFetchedPage(deps, ref, { from: token, to: page.nextPageToken }, messages, deps.now())
+    if (!outcome) {
+      log.warn('Another invocation moved this pass on meanwhile; leaving the page to it', { pageToken: token })
+      break
+    }
+
+    summary.pages++
+    summary.messages += messages.length
+    summary.matchedBySid += outcome.bySid
+    summary.unknownStatuses += unknown
+    log.info('Reconciled a Twilio page', {
+      page: summary.pages,
+      firstPage,
+      messages: messages.length,
+      matchedBySid: outcome.bySid,
+      staged: outcome.staged,
+      unknownStatuses: unknown,
+      nextPage: !last,
+    })
+    if (unknown > 0) {
+      const raw = [...new Set(page.messages.map((m) => m.status).filter((s) => !storableStatus(s).known))]
+      log.warn('Twilio statuses outside the known list were stored as delivery_unknown', { statuses: raw })
+    }
+    if (outcome.paired) {
+      summary.pairedInOrder = outcome.paired.paired
+      summary.unpairedMessages = outcome.paired.unpairedMessages
+      summary.unreconciledRows = outcome.paired.openRows
+      summary.done = true
+      log.info('Reconcile pass finished; its cron jobs are removed', {
+        pairedInOrder: outcome.paired.paired,
+        unpairedMessages: outcome.paired.unpairedMessages,
+        unreconciledRows: outcome.paired.openRows,
+      })
+      break
+    }
+    token = page.nextPageToken
+  }
+  return summary
+}
+
+interface PageOutcome {
+  bySid: number
+  staged: number
+  paired: Awaited<ReturnType<typeof pairStaged>> | null
+}
+
+/** Rolls back a first or last page that another invocation already applied. */
+class PageTaken extends Error {}
+
+/**
+ * A page in the middle of a pass is one self-contained statement; the first page also forgets a
+ * previous unfinished pass, and the last one pairs, cleans up and stops the jobs, atomically.
+ * Null when another invocation already moved the token on.
+ */
+async function applyFetchedPage(
+  deps: Deps,
+  ref: TargetRef,
+  cursor: Cursor,
+  messages: PageMessage[],
+  now: Date,
+): Promise<PageOutcome | null> {
+  const firstPage = cursor.from === null
+  const last = cursor.to === null
+  if (!firstPage && !last) {
+    const applied = await applyPage(deps.sql, ref, cursor, messages, now)
+    return applied && { ...applied, paired: null }
+  }
+  try {
+    return await deps.sql.begin(async (tx): Promise<PageOutcome> => {
+      if (firstPage) await clearStaged(tx, ref)
+      const applied = await applyPage(tx, ref, cursor, messages, now)
+      if (!applied) throw new PageTaken()
+      if (!last) return { ...applied, paired: null }
+      const paired = await pairStaged(tx, ref, now)
+      await clearStaged(tx, ref)
+      await stopJobs(tx, ref)
+      return { ...applied, paired }
+    })
+  } catch (error) {
+    if (error instanceof PageTaken) return null
+    throw error
+  }
+}
