@@ -69,3 +69,28 @@ BEGIN
   RETURN net.http_post(url := public.edge_function_url(function_name), body := body,
                        headers := public.edge_function_headers(), timeout_milliseconds := 60000);
 END $$;
+
+-- Removes cron jobs by name, ignoring names that are already gone. cron.unschedule(name) raises on
+-- a missing job, which made upstream's one-shot "unschedule" jobs stop half-way and fire again a
+-- year later.
+CREATE OR REPLACE FUNCTION public.unschedule_cron_jobs(job_names text[]) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+  job record;
+  removed integer := 0;
+BEGIN
+  FOR job IN SELECT jobid FROM cron.job WHERE jobname = ANY (job_names) LOOP
+    PERFORM cron.unschedule(job.jobid);
+    removed := removed + 1;
+  END LOOP;
+  RETURN removed;
+END $$;
+
+-- Five-field cron expression for one instant (minute, hour, day and month pinned) in pg_cron's own
+-- time zone: cron.timezone where the setting exists (pg_cron >= 1.5, GMT by default), else UTC
+-- (pg_cron 1.4). Upstream EXTRACTed the fields in the session time zone instead.
+CREATE OR REPLACE FUNCTION public.cron_schedule_at(at_time timestamptz) RETURNS text
+LANGUAGE sql STABLE AS $$
+  SELECT to_char(at_time AT TIME ZONE coalesce(nullif(current_setting('cron.timezone', true), ''), 'UTC'),
+                 'FMMI FMHH24 FMDD FMMM') || ' *'
+$$;

@@ -70,29 +70,6 @@ CREATE TABLE IF NOT EXISTS public.twilio_reconcile_messages (
 COMMENT ON TABLE public.twilio_reconcile_messages IS
   'Twilio messages of a reconcile pass not yet matched to a message_statuses row; paired in time order on the last page, then deleted.';
 
--- `M H D Mon *` for a one-shot job at the minute of `at`, in UTC whatever the session time zone.
-CREATE OR REPLACE FUNCTION public.cron_fields_at(at timestamptz) RETURNS text
-LANGUAGE sql IMMUTABLE AS $$
-  SELECT format('%s %s %s %s *',
-    extract(minute FROM at AT TIME ZONE 'UTC')::int, extract(hour FROM at AT TIME ZONE 'UTC')::int,
-    extract(day FROM at AT TIME ZONE 'UTC')::int, extract(month FROM at AT TIME ZONE 'UTC')::int)
-$$;
-
--- cron.unschedule(name) raises when the job is gone; upstream's one-shot job then never removed
--- itself and fired again a year later. This ignores a missing name.
-CREATE OR REPLACE FUNCTION public.reconcile_unschedule_job(job_name text) RETURNS boolean
-LANGUAGE plpgsql AS $$
-DECLARE
-  found_id bigint;
-  removed boolean := false;
-BEGIN
-  FOR found_id IN SELECT jobid FROM cron.job WHERE jobname = job_name LOOP
-    PERFORM cron.unschedule(found_id);
-    removed := true;
-  END LOOP;
-  RETURN removed;
-END $$;
-
 CREATE OR REPLACE FUNCTION public.reconcile_check_kind(p_kind text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
@@ -107,8 +84,7 @@ CREATE OR REPLACE FUNCTION public.stop_twilio_reconcile(p_kind text, p_id bigint
 LANGUAGE plpgsql AS $$
 BEGIN
   PERFORM public.reconcile_check_kind(p_kind);
-  PERFORM public.reconcile_unschedule_job(format('reconcile-twilio-status-%s-%s', p_kind, p_id));
-  PERFORM public.reconcile_unschedule_job(format('unschedule-%s-reconcile-%s', p_kind, p_id));
+  PERFORM public.unschedule_cron_jobs(ARRAY[format('reconcile-twilio-status-%s-%s', p_kind, p_id), format('unschedule-%s-reconcile-%s', p_kind, p_id)]);
 END $$;
 
 -- Starts a reconcile pass from the first page: reset paging, forget a half-finished pass, call the
@@ -131,9 +107,9 @@ BEGIN
            'reconcile-twilio-status', p_kind || 'Id', p_id::text));
   PERFORM cron.schedule(
     format('unschedule-%s-reconcile-%s', p_kind, p_id),
-    public.cron_fields_at(p_now + interval '3 hours'),
+    public.cron_schedule_at(p_now + interval '3 hours'),
     format('SELECT public.stop_twilio_reconcile(%L, %s)', p_kind, p_id));
-  PERFORM public.reconcile_unschedule_job(format('start-%s-reconcile-%s', p_kind, p_id));
+  PERFORM public.unschedule_cron_jobs(ARRAY[format('start-%s-reconcile-%s', p_kind, p_id)]);
 END $$;
 
 -- When a send has most likely finished: the sender paces at most `per_15_minutes` messages per
@@ -166,7 +142,7 @@ BEGIN
   END IF;
   PERFORM cron.schedule(
     format('start-%s-reconcile-%s', p_kind, p_id),
-    public.cron_fields_at(start_at),
+    public.cron_schedule_at(start_at),
     format('SELECT public.start_twilio_reconcile(%L, %s)', p_kind, p_id));
   RETURN start_at;
 END $$;

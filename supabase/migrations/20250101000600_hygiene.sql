@@ -49,31 +49,6 @@ CREATE INDEX IF NOT EXISTS message_statuses_failed_phone_idx
   ON public.message_statuses (recipient_phone_number, id)
   WHERE twilio_sent_status IN ('undelivered', 'failed') AND twilio_id IS NOT NULL;
 
--- Removes the named jobs that exist and ignores the others. Upstream's one-shot command was two
--- cron.unschedule calls: when the first target was already gone (the function had removed it), the
--- call raised and the one-shot job never removed itself, so it fired again a year later.
-CREATE OR REPLACE FUNCTION public.hygiene_unschedule_jobs(job_names text[]) RETURNS integer
-LANGUAGE plpgsql AS $$
-DECLARE
-  job record;
-  removed integer := 0;
-BEGIN
-  FOR job IN SELECT jobid FROM cron.job WHERE jobname = ANY (job_names) LOOP
-    PERFORM cron.unschedule(job.jobid);
-    removed := removed + 1;
-  END LOOP;
-  RETURN removed;
-END $$;
-
--- Five-field cron expression for one instant: minute, hour, day and month pinned, in pg_cron's
--- own time zone (cron.timezone, GMT by default on Supabase; pg_cron 1.4 has no such setting and
--- runs in UTC). Upstream EXTRACTed the fields in the session time zone instead.
-CREATE OR REPLACE FUNCTION public.hygiene_one_shot_schedule(at_time timestamptz) RETURNS text
-LANGUAGE sql STABLE AS $$
-  SELECT to_char(at_time AT TIME ZONE coalesce(nullif(current_setting('cron.timezone', true), ''), 'UTC'),
-                 'FMMI FMHH24 FMDD FMMM') || ' *'
-$$;
-
 -- Daily at 22:00 UTC: handle-failed-deliveries every minute (GET, as upstream's net.http_get) for
 -- at most 3 hours.
 CREATE OR REPLACE FUNCTION public.schedule_daily_failed_deliveries_handler(p_now timestamptz DEFAULT now()) RETURNS void
@@ -82,8 +57,8 @@ BEGIN
   PERFORM cron.schedule('handle-failed-deliveries-daily', '* * * * *',
     $cmd$SELECT public.invoke_edge_function('handle-failed-deliveries', '{}'::jsonb, 'GET')$cmd$);
   PERFORM cron.schedule('unschedule-failed-deliveries-handler',
-    public.hygiene_one_shot_schedule(p_now + interval '3 hours'),
-    $cmd$SELECT public.hygiene_unschedule_jobs(ARRAY['handle-failed-deliveries-daily', 'unschedule-failed-deliveries-handler'])$cmd$);
+    public.cron_schedule_at(p_now + interval '3 hours'),
+    $cmd$SELECT public.unschedule_cron_jobs(ARRAY['handle-failed-deliveries-daily', 'unschedule-failed-deliveries-handler'])$cmd$);
 END $$;
 
 -- Daily at 23:00 UTC: archive-double-failures every minute (POST {}) for at most 3 hours.
@@ -93,8 +68,8 @@ BEGIN
   PERFORM cron.schedule('archive-double-failures-daily', '* * * * *',
     $cmd$SELECT public.invoke_edge_function('archive-double-failures', '{}'::jsonb, 'POST')$cmd$);
   PERFORM cron.schedule('unschedule-archive-double-failures',
-    public.hygiene_one_shot_schedule(p_now + interval '3 hours'),
-    $cmd$SELECT public.hygiene_unschedule_jobs(ARRAY['archive-double-failures-daily', 'unschedule-archive-double-failures'])$cmd$);
+    public.cron_schedule_at(p_now + interval '3 hours'),
+    $cmd$SELECT public.unschedule_cron_jobs(ARRAY['archive-double-failures-daily', 'unschedule-archive-double-failures'])$cmd$);
 END $$;
 
 SELECT cron.schedule('daily-failed-deliveries-setup', '0 22 * * *',

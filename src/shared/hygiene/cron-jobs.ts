@@ -9,5 +9,5 @@ export const dynamicJobs: Record<HygieneJob, string[]> = {
 
 /** Removes both jobs; a name already gone is ignored (upstream's cron.unschedule raised on it). */
 export async function unscheduleJobs(db: Db, job: HygieneJob): Promise<void> {
-  await db`SELECT public.hygiene_unschedule_jobs(${dynamicJobs[job]}::text[])`
+  await db`SELECT public.unschedule_cron_jobs(${dynamicJobs[job]}::text[])`
 }
