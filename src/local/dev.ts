@@ -13,6 +13,7 @@ import { type MissiveFake, startMissiveFake } from './fakes/missive.ts'
 import { startTwilioFake } from './fakes/twilio.ts'
 import { createGateway, FUNCTIONS_PREFIX } from './gateway.ts'
 import { startNetWorker } from './net-worker.ts'
+import { diskRecipientFiles } from './recipient-files.ts'
 import { ensurePostgresInstalled, startCluster } from './postgres/cluster.ts'
 import { applyMigrations, applyStandIns } from './postgres/migrate.ts'
 import { mintUserToken } from './token.ts'
@@ -106,7 +107,11 @@ async function main(): Promise<void> {
   }
 
   const config = parseConfig({ ...env, DB_POOL_URL: databaseUrl })
-  const deps = createDeps(config, { log: createLogger({ stack: 'dev' }) })
+  const deps = createDeps(config, {
+    log: createLogger({ stack: 'dev' }),
+    // Without Supabase Storage, CSV recipient files are kept on disk under CAMPAIGN_FILE_DIR.
+    recipientFiles: config.SUPABASE_URL ? undefined : diskRecipientFiles(config.CAMPAIGN_FILE_DIR),
+  })
   cleanups.push(() => deps.sql.end({ timeout: 5 }))
   const functionsUrl = `http://127.0.0.1:${functionsPort}${FUNCTIONS_PREFIX}/`
   const secretKey = Object.values(config.SUPABASE_SECRET_KEYS)[0]

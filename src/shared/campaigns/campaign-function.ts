@@ -1,9 +1,162 @@
+import { Hono } from 'hono'
+import { bodyLimit } from 'hono/body-limit'
+import type { z } from 'zod'
+import { AppError, badRequest, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
-import { notImplementedRoutes } from '../http/not-implemented.ts'
+import { dubLinkShortener } from '../links/dub.ts'
+import type { Deps } from '../runtime/deps.ts'
+import { recipientFilesFor } from '../storage/recipient-files.ts'
+import { type CampaignContext, createFileCampaign, createSegmentCampaign } from './create-campaign.ts'
+import { deleteCampaign } from './delete-campaign.ts'
+import { changeCampaignStatus, type LifecycleAction } from './lifecycle.ts'
+import { listCampaigns } from './list-campaigns.ts'
+import { readCampaignForm } from './multipart.ts'
+import { campaignProgress } from './progress.ts'
+import { listSegments, recipientCount } from './queries.ts'
+import { isCsvUpload, parseRecipientCsv } from './recipient-file.ts'
+import { retryFailedMessages } from './retry-failed.ts'
+import {
+  fileCampaignSchema,
+  issueFormats,
+  recipientCountSchema,
+  segmentCampaignSchema,
+  testSendSchema,
+  updateCampaignSchema,
+  zod3Messages,
+} from './schemas.ts'
+import { sendTestMessage } from './test-send.ts'
+import { updateCampaign } from './update-campaign.ts'
+
+// The sidebar's campaign API (upstream-functions.md §2.9, clients.md §1.5–1.7), served as
+// `campaign` and `campaigns`:
+//   GET    /segments/              labels usable as segments [{id, name}]
+//   GET    /?page=&pageSize=       {upcoming: [...], past: {items, pagination}}
+//   POST   /recipient-count/       {segments} → {recipient_count}
+//   POST   /                       JSON (segments) or multipart (CSV `file`) → campaign
+//   PATCH  /:id/                   edit a campaign that has not run → campaign
+//   DELETE /:id/                   delete a campaign that has not run → {message, id}
+//   POST   /:id/pause|resume|cancel/  lifecycle → campaign (409 {message, status} when illegal)
+//   POST   /:id/retry-failed/      {requeued, skippedUnknown, skippedIneligible, alreadyQueued, missingMessage}
+//   GET    /:id/progress/          {total, queued, sending, sent, delivered, failed, unknown, skipped, percent, …}
+//   POST   /:id/test/ {phoneNumber} the first message to one number, outside the campaign
+
+/** Larger uploads are refused with 413 before they are read (a CSV of 700 000 numbers fits). */
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024
+const UPLOAD_TOO_LARGE = `Upload too large: the limit is ${
+  MAX_UPLOAD_BYTES / 1024 / 1024
+} MB; split the recipient file into several campaigns`
+const DEFAULT_PAGE_SIZE = 20
+const MAX_PAGE_SIZE = 100
+
+function campaignId(text: string): number {
+  if (!/^\d{1,9}$/.test(text)) throw badRequest('Invalid campaign ID')
+  return Number(text)
+}
+
+function pageParam(name: string, text: string | undefined, fallback: number, max: number): number {
+  const value = Number(text || fallback)
+  if (!Number.isInteger(value) || value < 1 || value > max) {
+    throw badRequest(`Validation error: [${name}] must be an integer from 1 to ${max}`)
+  }
+  return value
+}
+
+function parse<T extends z.ZodType>(schema: T, input: unknown, render: (error: z.ZodError) => string): z.infer<T> {
+  const result = schema.safeParse(input, { error: zod3Messages })
+  if (!result.success) throw badRequest(render(result.error))
+  return result.data
+}
 
 export const campaignFunction: FunctionDefinition = {
   name: 'campaign',
   aliases: ['campaigns'],
   gate: 'user',
-  routes: () => notImplementedRoutes('campaign'),
+  routes: (deps: Deps) => {
+    const app = new Hono({ strict: false })
+    const context = (): CampaignContext => ({
+      sql: deps.sql,
+      config: deps.config,
+      log: deps.log,
+      missive: deps.missive,
+      shortener: dubLinkShortener(deps.config, deps.log),
+      files: recipientFilesFor(deps.config, deps.recipientFiles),
+    })
+
+    app.get('/segments', async (c) => c.json(await listSegments(deps.sql)))
+
+    app.get('/', async (c) => {
+      const page = pageParam('page', c.req.query('page'), 1, Number.MAX_SAFE_INTEGER)
+      const pageSize = pageParam('pageSize', c.req.query('pageSize'), DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+      return c.json(await listCampaigns(deps.sql, page, pageSize, deps.now()))
+    })
+
+    app.post('/recipient-count', async (c) => {
+      const { segments } = parse(recipientCountSchema, await readJson(c), issueFormats.count)
+      return c.json({ recipient_count: await recipientCount(deps.sql, segments) })
+    })
+
+    app.post(
+      '/',
+      bodyLimit({
+        maxSize: MAX_UPLOAD_BYTES,
+        onError: (c) => c.json({ message: UPLOAD_TOO_LARGE }, 413),
+      }),
+      async (c) => {
+        const now = () => deps.now()
+        if (!(c.req.header('content-type') ?? '').includes('multipart/form-data')) {
+          const input = parse(segmentCampaignSchema(now), await readJson(c), issueFormats.create)
+          return c.json(await createSegmentCampaign(context(), input))
+        }
+        const form = await readCampaignForm(c)
+        if (!form.file) throw badRequest('File is required for file-based campaigns')
+        const input = parse(fileCampaignSchema(now), form.fields, issueFormats.create)
+        if (!isCsvUpload(form.file)) throw badRequest('Please upload a CSV file with phone numbers')
+        const bytes = new Uint8Array(await form.file.arrayBuffer())
+        const recipients = parseRecipientCsv(decodeText(bytes))
+        return c.json(
+          await createFileCampaign(context(), input, { name: form.file.name, type: form.file.type, bytes }, recipients),
+        )
+      },
+    )
+
+    app.patch('/:id', async (c) => {
+      const id = campaignId(c.req.param('id'))
+      const input = parse(updateCampaignSchema(() => deps.now()), await readJson(c), issueFormats.update)
+      return c.json(await updateCampaign(context(), id, input, deps.now()))
+    })
+
+    app.delete('/:id', async (c) => c.json(await deleteCampaign(context(), campaignId(c.req.param('id')), deps.now())))
+
+    for (const action of ['pause', 'resume', 'cancel'] as LifecycleAction[]) {
+      app.post(
+        `/:id/${action}`,
+        async (c) =>
+          c.json(await changeCampaignStatus(deps.sql, deps.log, campaignId(c.req.param('id')), action, deps.now())),
+      )
+    }
+
+    app.post(
+      '/:id/retry-failed',
+      async (c) => c.json(await retryFailedMessages(deps.sql, deps.log, campaignId(c.req.param('id')))),
+    )
+
+    app.get('/:id/progress', async (c) => c.json(await campaignProgress(deps.sql, campaignId(c.req.param('id')))))
+
+    app.post('/:id/test', async (c) => {
+      const id = campaignId(c.req.param('id'))
+      const { phoneNumber } = parse(testSendSchema, await readJson(c), issueFormats.create)
+      return c.json(await sendTestMessage(deps.sql, deps.missive, deps.log, id, phoneNumber))
+    })
+
+    return app
+  },
+}
+
+/** UTF-8 (a BOM is dropped later); a file that is not text is the editor's mistake, not ours. */
+function decodeText(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes)
+  } catch {
+    throw new AppError(400, 'The CSV file is not UTF-8 text: save it as CSV (UTF-8) with one phone number per line')
+  }
 }

@@ -3,6 +3,7 @@ import { getConfig } from '../config/env.ts'
 import { createSql, type Sql } from '../db/client.ts'
 import { createLogger, type Logger, setLogLevel } from '../log/logger.ts'
 import { createMissiveClient, type MissiveClient } from '../missive/index.ts'
+import type { RecipientFileStore } from '../storage/recipient-file-store.ts'
 import { createTwilioClient, type TwilioClient } from '../twilio/index.ts'
 
 /**
@@ -18,6 +19,11 @@ export interface Deps {
   twilio: TwilioClient
   /** The clock, injectable so schedule logic can be tested at any instant. */
   now: () => Date
+  /**
+   * Where CSV recipient files go when Supabase Storage is not configured (SUPABASE_URL unset): the
+   * local stack injects a disk store from src/local, which src/shared may not import.
+   */
+  recipientFiles?: RecipientFileStore
 }
 
 export function missiveClientFor(config: Config): MissiveClient {
@@ -52,6 +58,7 @@ export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps 
     missive: overrides.missive ?? missiveClientFor(config),
     twilio: overrides.twilio ?? twilioClientFor(config),
     now: overrides.now ?? (() => new Date()),
+    recipientFiles: overrides.recipientFiles,
   }
 }
 

@@ -1,8 +1,23 @@
+import { Hono } from 'hono'
+import { z } from 'zod'
 import type { FunctionDefinition } from '../http/function-app.ts'
-import { notImplementedRoutes } from '../http/not-implemented.ts'
+import { parseJsonBody } from '../http/errors.ts'
+import { drainQueue } from './drain.ts'
+
+// Called by the queue insert triggers (at once) and the per-minute jobs `send-first-messages`
+// ({"isSecond": false}) and `send-second-messages` ({"isSecond": true}); see migration
+// 20250101000200. Upstream sent one message per call every 2 s; one call here drains its queue
+// for up to SEND_DRAIN_SECONDS at the pace Missive's rate windows allow.
+const bodySchema = z.object({
+  isSecond: z.boolean().nullish(),
+})
 
 export const sendMessagesFunction: FunctionDefinition = {
   name: 'send-messages',
   gate: 'secret',
-  routes: () => notImplementedRoutes('send-messages'),
+  routes: (deps) =>
+    new Hono({ strict: false }).post('/', async (c) => {
+      const body = await parseJsonBody(c, bodySchema)
+      return c.json(await drainQueue(deps, body.isSecond === true))
+    }),
 }

@@ -1,0 +1,3 @@
+export * from './message.ts'
+export * from './names.ts'
+export * from './pgmq.ts'
