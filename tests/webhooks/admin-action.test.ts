@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest'
+import {
+  authorOf,
+  createAuthorRow,
+  createMessageStatus,
+  enqueueSecondMessage,
+  pendingSecondMessages,
+  webhookTableCounts,
+} from '../support/factories/webhooks.ts'
+import { adminComment, CONTACT_PHONE, SMS_CONVERSATION_ID } from './fixtures/missive-events.ts'
+import { useWebhookHarness } from './harness.ts'
+
+// admin-action (upstream-functions.md §2.10; upstream has no tests for it): an admin's comment
+// "unsubscribe" / "resubscribe" on a conversation; the rule URL's `?action=` decides.
+
+const { db, fakes, adminAction } = useWebhookHarness()
+
+const postsSeen = () => fakes.missive.posts.map((post) => ({ conversationId: post.conversationId, text: post.text }))
+
+describe('admin-action unsubscribe', () => {
+  it('unsubscribes the contact, removes their pending follow-up and posts who did it', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE)
+    const followUp = await enqueueSecondMessage(db.sql, CONTACT_PHONE)
+    await createMessageStatus(db.sql, { recipient: CONTACT_PHONE, secondMessageQueueId: followUp })
+    const other = await enqueueSecondMessage(db.sql, '+13135550142')
+
+    expect(await adminAction('unsubscribe', adminComment('Unsubscribe'))).toEqual({ status: 200, body: {} })
+
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+    expect(await pendingSecondMessages(db.sql)).toEqual([other])
+    expect(postsSeen()).toEqual([
+      {
+        conversationId: SMS_CONVERSATION_ID,
+        text: `This phone number ${CONTACT_PHONE} has now been unsubscribed by User 1.`,
+      },
+    ])
+    // Like upstream: the sidebar's "unsubscribed" figure counts opt-outs by text only.
+    expect(await db.sql`SELECT 1 FROM public.unsubscribed_messages`).toHaveLength(0)
+  })
+
+  it.each(['stop', '  STOP ', 'unsubscribe', 'Please take this number off the list'])(
+    'unsubscribes whatever the comment says (%j): the rule URL decides, and an opt-out is never held back',
+    async (body) => {
+      await createAuthorRow(db.sql, CONTACT_PHONE)
+
+      expect((await adminAction('unsubscribe', adminComment(body))).status).toBe(200)
+
+      expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+    },
+  )
+
+  it('without an author name the note has no "by"', async () => {
+    await adminAction('unsubscribe', adminComment('stop', { authorName: null }))
+
+    expect(postsSeen()).toEqual([
+      { conversationId: SMS_CONVERSATION_ID, text: `This phone number ${CONTACT_PHONE} has now been unsubscribed.` },
+    ])
+  })
+
+  it('a number we never stored is stored unsubscribed', async () => {
+    await adminAction('unsubscribe', adminComment('unsubscribe'))
+
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+  })
+
+  it('a failed post answers 502 so Missive retries; the retry posts once', async () => {
+    fakes.missive.failNext(1, 'server-error')
+    const event = adminComment('unsubscribe')
+
+    const first = await adminAction('unsubscribe', event)
+
+    expect(first.status).toBe(502)
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+    expect(await db.sql`SELECT 1 FROM public.errors`).toHaveLength(1)
+
+    expect(await adminAction('unsubscribe', event)).toEqual({ status: 200, body: {} })
+    expect(await adminAction('unsubscribe', event)).toEqual({ status: 200, body: {} })
+    expect(postsSeen()).toHaveLength(1)
+  })
+})
+
+describe('admin-action resubscribe', () => {
+  it('resubscribes the contact and posts who did it', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
+
+    expect(await adminAction('resubscribe', adminComment('Resubscribe'))).toEqual({ status: 200, body: {} })
+
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
+    expect(postsSeen()).toEqual([
+      {
+        conversationId: SMS_CONVERSATION_ID,
+        text: `This phone number ${CONTACT_PHONE} has now been resubscribed by User 1.`,
+      },
+    ])
+  })
+
+  it.each(['start', ' START ', 'resubscribe.'])('%j resubscribes', async (body) => {
+    await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
+
+    await adminAction('resubscribe', adminComment(body))
+
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
+  })
+
+  it('a comment that is not a resubscribe command changes nothing', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
+
+    const result = await adminAction('resubscribe', adminComment('do not resubscribe them yet'))
+
+    expect(result).toEqual({
+      status: 200,
+      body: { message: 'The comment is not a resubscribe command ("resubscribe" or "start"); nothing changed' },
+    })
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+    expect(postsSeen()).toEqual([])
+  })
+
+  it('a payload without comment text follows the URL, as upstream', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
+    const event = adminComment('ignored') as { comment: { body?: string } }
+    delete event.comment.body
+
+    expect((await adminAction('resubscribe', event)).status).toBe(200)
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
+  })
+})
+
+describe('admin-action input', () => {
+  it('an unknown action is a 400 and changes nothing', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE)
+
+    expect(await adminAction('delete', adminComment('delete'))).toEqual({
+      status: 400,
+      body: { message: 'Invalid action parameter: delete' },
+    })
+    expect(await adminAction(null, adminComment('stop'))).toEqual({
+      status: 400,
+      body: { message: 'Invalid action parameter: null' },
+    })
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
+    expect(postsSeen()).toEqual([])
+  })
+
+  it('a conversation without an external author is a 400', async () => {
+    const event = adminComment('stop')
+    event.conversation.external_authors = []
+
+    expect(await adminAction('unsubscribe', event)).toEqual({
+      status: 400,
+      body: { message: 'Invalid or missing conversation data' },
+    })
+  })
+
+  it('an external author without a phone number is a 400', async () => {
+    const event = adminComment('stop')
+    event.conversation.external_authors = [{ name: 'Someone', phone_number: '' }]
+
+    expect(await adminAction('unsubscribe', event)).toEqual({
+      status: 400,
+      body: { message: 'Phone number not found' },
+    })
+  })
+
+  it('an unsigned request is refused with 401 and nothing is written', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE)
+
+    expect((await adminAction('unsubscribe', adminComment('stop'), { signature: null })).status).toBe(401)
+    expect((await adminAction('unsubscribe', adminComment('stop'), { signature: 'sha256=00' })).status).toBe(401)
+
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
+    const counts = await webhookTableCounts(db.sql)
+    expect(Object.entries(counts).filter(([, count]) => count > 0)).toEqual([['authors', 1]])
+  })
+
+  it('malformed JSON is a 400', async () => {
+    expect(await adminAction('unsubscribe', '{nope')).toEqual({ status: 400, body: { message: 'Malformed JSON body' } })
+  })
+})
