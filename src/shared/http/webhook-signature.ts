@@ -6,8 +6,17 @@ import type { MiddlewareHandler } from 'hono'
 
 const encoder = new TextEncoder()
 
+// Importing the key costs about a millisecond; every webhook uses the same secret.
+const keys = new Map<string, Promise<CryptoKey>>()
+
 function hmacKey(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
-  return crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage])
+  const cacheKey = `${usage}:${secret}`
+  let key = keys.get(cacheKey)
+  if (!key) {
+    key = crypto.subtle.importKey('raw', encoder.encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, [usage])
+    keys.set(cacheKey, key)
+  }
+  return key
 }
 
 function hexToBytes(hex: string): Uint8Array | null {
