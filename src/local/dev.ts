@@ -51,6 +51,7 @@ async function main(): Promise<void> {
   const reset = process.argv.includes('--reset')
   const { env, source } = loadLocalEnvironment(root)
   say(`configuration from the environment and ${source}`)
+  parseConfig(env) // fail fast, naming every missing or invalid variable, before anything starts
   const functionsPort = Number(env.FUNCTIONS_PORT ?? 54321)
   const dbPort = Number(env.DB_PORT ?? 54322)
   await requireFreePort(functionsPort, 'FUNCTIONS_PORT')

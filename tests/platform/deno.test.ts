@@ -59,7 +59,8 @@ describe('functions under real Deno', () => {
 
   it('send-messages accepts the secret key', async () => {
     const response = await fetch(served!.url, { method: 'POST', body: '{"isSecond":false}', headers: { 'content-type': 'application/json', apikey: SECRET_KEY } })
-    expect(response.status).not.toBe(401)
-    expect(response.status).toBeLessThan(502)
+    expect(response.status).toBe(200)
+    // Nothing is queued in this database: the drain answers at once with an empty summary.
+    expect(await response.json()).toMatchObject({ sent: 0, failed: 0 })
   })
 })
