@@ -52,3 +52,21 @@ describe('calling functions from the database', () => {
     ])
   })
 })
+
+describe('Supabase-only grants', () => {
+  it('give anon read access and Realtime to the tables the conversation sidebar watches, where Supabase has them', async () => {
+    const { sql } = db
+    const text = await readFile(`${migrationsDir}/20250101000800_supabase_realtime.sql`, 'utf8')
+    // Locally there is no anon role or Realtime publication: the migration changed nothing.
+    expect(await sql`SELECT policyname FROM pg_policies WHERE schemaname = 'public'`).toEqual([])
+    await sql.unsafe(`DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF; END $$`)
+    await sql`CREATE PUBLICATION supabase_realtime`
+    await sql.begin((tx) => tx.unsafe(text))
+    await sql.begin((tx) => tx.unsafe(text)) // and again: idempotent
+    const policies = await sql`SELECT tablename FROM pg_policies WHERE policyname = 'Allow anonymous access' ORDER BY 1`
+    expect(policies.map((row) => row.tablename)).toEqual(['authors', 'comments', 'twilio_messages'])
+    const published = await sql`SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1`
+    expect(published.map((row) => row.tablename)).toEqual(['authors', 'comments', 'lookup_template', 'twilio_messages'])
+    await sql`DROP PUBLICATION supabase_realtime`
+  })
+})
