@@ -59,10 +59,20 @@ export async function campaignProgress(sql: Sql, id: number): Promise<CampaignPr
     FROM ledger l
     FULL JOIN queued q ON q.phone = l.phone AND q.is_second = l.is_second
     GROUP BY 1, 2`
+  // An `unknown` send the Twilio reconcile found at Twilio is `sent` with no message_statuses row
+  // (no Missive ids); its Twilio status is on the ledger row (migration 20250101000700).
   const [twilio] = await sql`
-    SELECT count(DISTINCT recipient_phone_number) FILTER (WHERE twilio_id IS NOT NULL AND twilio_sent_status = 'delivered')::integer AS delivered,
-           count(DISTINCT recipient_phone_number) FILTER (WHERE twilio_sent_status IN ('failed', 'undelivered'))::integer AS undelivered
-    FROM public.message_statuses WHERE campaign_id = ${id} AND NOT is_second`
+    WITH reconciled AS (
+      SELECT recipient_phone_number AS phone, twilio_id, twilio_sent_status AS status
+      FROM public.message_statuses WHERE campaign_id = ${id} AND NOT is_second
+      UNION ALL
+      SELECT recipient_phone_number, twilio_id, twilio_status
+      FROM public.message_sends
+      WHERE campaign_id = ${id} AND NOT is_second AND state = 'sent' AND message_status_id IS NULL AND twilio_id IS NOT NULL
+    )
+    SELECT count(DISTINCT phone) FILTER (WHERE twilio_id IS NOT NULL AND status = 'delivered')::integer AS delivered,
+           count(DISTINCT phone) FILTER (WHERE status IN ('failed', 'undelivered'))::integer AS undelivered
+    FROM reconciled`
 
   const first = counts(phases.filter((row) => !row.is_second))
   const followUps = counts(phases.filter((row) => row.is_second))

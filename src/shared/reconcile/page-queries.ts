@@ -99,6 +99,8 @@ export async function pairStaged(
       FROM public.twilio_reconcile_messages s
       WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
         AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
+        -- An SMS an earlier pass showed to be an unknown send's (unknown-sends.ts) is not another row's.
+        AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)
     ),
     open_rows AS (
       SELECT ms.id, ms.recipient_phone_number,

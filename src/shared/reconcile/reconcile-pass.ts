@@ -4,6 +4,7 @@ import { TwilioRequestError } from '../twilio/index.ts'
 import { applyPage, clearStaged, type Cursor, type PageMessage, pairStaged, stopJobs } from './page-queries.ts'
 import { loadTarget, type TargetRef, windowEnd } from './target.ts'
 import { storableStatus } from './twilio-statuses.ts'
+import { type PassCoverage, recordPassCoverage, resolveUnknownSends, type UnknownResolution } from './unknown-sends.ts'
 
 export const PAGE_SIZE = 300
 export const MAX_PAGES_PER_CALL = 5
@@ -24,6 +25,12 @@ export interface PassSummary {
   unknownStatuses: number
   /** Rows of this broadcast/campaign still without a Twilio SID when the pass finished. */
   unreconciledRows: number | null
+  /** Ledger `unknown` sends the finished pass found at Twilio (now `sent`). */
+  unknownResolvedSent: number
+  /** Ledger `unknown` sends Twilio never saw (now `failed`: safe to retry). */
+  unknownResolvedNotSent: number
+  /** Ledger rows still `unknown` when the pass finished; null until then. */
+  unknownRemaining: number | null
   done: boolean
 }
 
@@ -48,19 +55,25 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
     unpairedMessages: 0,
     unknownStatuses: 0,
     unreconciledRows: null,
+    unknownResolvedSent: 0,
+    unknownResolvedNotSent: 0,
+    unknownRemaining: null,
     done: false,
   }
   let token = target.twilioPaging
 
   while (summary.pages < maxPages && performance.now() - started < budgetMs) {
     const firstPage = token === null
+    const end = windowEnd(target, deps.config.MISSIVE_MAX_PER_15_MINUTES)
+    // Twilio lists newest first from this request on: an SMS sent later is never seen by this pass.
+    const requestedAt = deps.now()
     let page
     try {
       page = await deps.twilio.listMessagesPage({
         from: deps.config.BROADCAST_SOURCE_PHONE_NUMBER,
         dateSentAfter: target.runAt,
         // Later pages carry on from the token alone, as upstream did; the cursor is already inside the window.
-        dateSentBefore: firstPage ? windowEnd(target, deps.config.MISSIVE_MAX_PER_15_MINUTES) : undefined,
+        dateSentBefore: firstPage ? end : undefined,
         pageToken: token,
         pageSize: PAGE_SIZE,
       })
@@ -84,7 +97,10 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
     })
     const last = page.nextPageToken === null
 
-    const outcome = await applyFetchedPage(deps, ref, { from: token, to: page.nextPageToken }, messages, deps.now())
+    const coverage: PassCoverage | null = firstPage
+      ? { startedAt: requestedAt, windowStart: target.runAt, coversUntil: requestedAt < end ? requestedAt : end }
+      : null
+    const outcome = await applyFetchedPage(deps, ref, { from: token, to: page.nextPageToken }, messages, deps.now(), coverage)
     if (!outcome) {
       log.warn('Another invocation moved this pass on meanwhile; leaving the page to it', { pageToken: token })
       break
@@ -109,13 +125,21 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
     }
     if (outcome.paired) {
       summary.pairedInOrder = outcome.paired.paired
-      summary.unpairedMessages = outcome.paired.unpairedMessages
+      // SMSs that turned out to be `unknown` sends are accounted for, not surplus.
+      summary.unpairedMessages = outcome.paired.unpairedMessages - outcome.unknown!.resolvedSent
       summary.unreconciledRows = outcome.paired.openRows
+      summary.unknownResolvedSent = outcome.unknown!.resolvedSent
+      summary.unknownResolvedNotSent = outcome.unknown!.resolvedNotSent
+      summary.unknownRemaining = outcome.unknown!.remaining
       summary.done = true
       log.info('Reconcile pass finished; its cron jobs are removed', {
         pairedInOrder: outcome.paired.paired,
-        unpairedMessages: outcome.paired.unpairedMessages,
+        unpairedMessages: summary.unpairedMessages,
         unreconciledRows: outcome.paired.openRows,
+        unknownResolvedSent: outcome.unknown!.resolvedSent,
+        unknownResolvedNotSent: outcome.unknown!.resolvedNotSent,
+        unknownRemaining: outcome.unknown!.remaining,
+        unknownRefreshed: outcome.unknown!.refreshed,
       })
       break
     }
@@ -128,6 +152,8 @@ interface PageOutcome {
   bySid: number
   staged: number
   paired: Awaited<ReturnType<typeof pairStaged>> | null
+  /** Set with `paired`, on the last page. */
+  unknown: UnknownResolution | null
 }
 
 /** Rolls back a first or last page that another invocation already applied. */
@@ -135,8 +161,9 @@ class PageTaken extends Error {}
 
 /**
  * A page in the middle of a pass is one self-contained statement; the first page also forgets a
- * previous unfinished pass, and the last one pairs, cleans up and stops the jobs, atomically.
- * Null when another invocation already moved the token on.
+ * previous unfinished pass and records what the pass covers, and the last one pairs, settles the
+ * `unknown` sends (only a pass that ran to its last page has seen every SMS of its window), cleans
+ * up and stops the jobs, atomically. Null when another invocation already moved the token on.
  */
 async function applyFetchedPage(
   deps: Deps,
@@ -144,23 +171,26 @@ async function applyFetchedPage(
   cursor: Cursor,
   messages: PageMessage[],
   now: Date,
+  coverage: PassCoverage | null,
 ): Promise<PageOutcome | null> {
   const firstPage = cursor.from === null
   const last = cursor.to === null
   if (!firstPage && !last) {
     const applied = await applyPage(deps.sql, ref, cursor, messages, now)
-    return applied && { ...applied, paired: null }
+    return applied && { ...applied, paired: null, unknown: null }
   }
   try {
     return await deps.sql.begin(async (tx): Promise<PageOutcome> => {
       if (firstPage) await clearStaged(tx, ref)
       const applied = await applyPage(tx, ref, cursor, messages, now)
       if (!applied) throw new PageTaken()
-      if (!last) return { ...applied, paired: null }
+      if (coverage) await recordPassCoverage(tx, ref, coverage)
+      if (!last) return { ...applied, paired: null, unknown: null }
       const paired = await pairStaged(tx, ref, now)
+      const unknown = await resolveUnknownSends(tx, ref, now)
       await clearStaged(tx, ref)
       await stopJobs(tx, ref)
-      return { ...applied, paired }
+      return { ...applied, paired, unknown }
     })
   } catch (error) {
     if (error instanceof PageTaken) return null
