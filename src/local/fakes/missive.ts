@@ -217,11 +217,8 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
     }
   })
 
-  app.post('/v1/drafts', (c) => {
-    const parsed = draftBody.safeParse(c.get('body'))
-    if (!parsed.success) return c.json({ error: describe(parsed.error) }, 400)
-    const input = parsed.data.drafts
-    const labelIds = input.add_shared_labels ?? []
+  /** What Missive answers for labels without an organization, a foreign organization, or an unknown conversation. */
+  const refuseTarget = (c: Context, input: { organization?: string; conversation?: string }, labelIds: string[]) => {
     if (labelIds.length > 0 && !input.organization) {
       return c.json({ error: 'organization is required to add shared labels' }, 400)
     }
@@ -229,6 +226,16 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
     if (input.conversation && !conversations.has(input.conversation)) {
       return c.json({ error: 'Conversation not found' }, 404)
     }
+    return null
+  }
+
+  app.post('/v1/drafts', (c) => {
+    const parsed = draftBody.safeParse(c.get('body'))
+    if (!parsed.success) return c.json({ error: describe(parsed.error) }, 400)
+    const input = parsed.data.drafts
+    const labelIds = input.add_shared_labels ?? []
+    const refused = refuseTarget(c, input, labelIds)
+    if (refused) return refused
     const to = input.to_fields[0]!.phone_number
     const conversation = conversationFor(input.conversation, to)
     addLabels(conversation, labelIds)
@@ -264,13 +271,8 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
       return c.json({ error: 'text, markdown or attachments is required' }, 400)
     }
     const labelIds = input.add_shared_labels ?? []
-    if (labelIds.length > 0 && !input.organization) {
-      return c.json({ error: 'organization is required to add shared labels' }, 400)
-    }
-    if (wrongOrganization(input.organization)) return c.json({ error: 'Organization not found' }, 400)
-    if (input.conversation && !conversations.has(input.conversation)) {
-      return c.json({ error: 'Conversation not found' }, 404)
-    }
+    const refused = refuseTarget(c, input, labelIds)
+    if (refused) return refused
     const conversation = conversationFor(input.conversation, null)
     addLabels(conversation, labelIds)
     if (input.close) conversation.closed = true
