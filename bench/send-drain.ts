@@ -61,7 +61,9 @@ try {
     SELECT '+1313' || lpad(i::text, 7, '0') FROM generate_series(1, ${MESSAGES}) AS i`
   await sql`
     SELECT pgmq.send_batch('broadcast_first_messages', ARRAY(
-      SELECT jsonb_build_object('recipient_phone_number', '+1313' || lpad(i::text, 7, '0'), 'broadcast_id', ${broadcast!.id}::integer,
+      SELECT jsonb_build_object('recipient_phone_number', '+1313' || lpad(i::text, 7, '0'), 'broadcast_id', ${
+    broadcast!.id
+  }::integer,
                                 'first_message', 'Bench first', 'second_message', '', 'delay', 600)
       FROM generate_series(1, ${MESSAGES}) AS i))`
 
@@ -122,12 +124,33 @@ try {
 
   const achieved = made!.n / seconds
   const ratio = achieved / CONFIGURED_PER_SECOND
-  const sum = (key: 'sent' | 'deferred' | 'retrying' | 'failed' | 'unknown') => summaries.reduce((total, s) => total + s[key], 0)
-  console.log(`drain: 2 concurrent drains of ${DRAIN_SECONDS} s over ${MESSAGES} queued, 5 % 429 + 5 % 503 injected; outcomes sent ${sum('sent')}, deferred ${sum('deferred')}, retrying ${sum('retrying')}, failed ${sum('failed')}, unknown ${sum('unknown')}`)
-  console.log(`rate: achieved ${achieved.toFixed(2)} requests/s vs configured ${CONFIGURED_PER_SECOND}/s = ${(ratio * 100).toFixed(1)} % (goal >= 95 %, <= 100 %) ${ratio >= 0.95 && ratio <= 1.005 ? 'OK' : 'MISS'}`)
-  console.log(`limits: max ${window!.max} requests in any 60 s window (limit ${LIMITS.perMinute}), max ${flight!.max} in flight (limit ${LIMITS.maxConcurrent}) ${window!.max <= LIMITS.perMinute && flight!.max <= LIMITS.maxConcurrent ? 'OK' : 'MISS'}`)
+  const sum = (key: 'sent' | 'deferred' | 'retrying' | 'failed' | 'unknown') =>
+    summaries.reduce((total, s) => total + s[key], 0)
+  console.log(
+    `drain: 2 concurrent drains of ${DRAIN_SECONDS} s over ${MESSAGES} queued, 5 % 429 + 5 % 503 injected; outcomes sent ${
+      sum('sent')
+    }, deferred ${sum('deferred')}, retrying ${sum('retrying')}, failed ${sum('failed')}, unknown ${sum('unknown')}`,
+  )
+  console.log(
+    `rate: achieved ${achieved.toFixed(2)} requests/s vs configured ${CONFIGURED_PER_SECOND}/s = ${
+      (ratio * 100).toFixed(1)
+    } % (goal >= 95 %, <= 100 %) ${ratio >= 0.95 && ratio <= 1.005 ? 'OK' : 'MISS'}`,
+  )
+  console.log(
+    `limits: max ${window!.max} requests in any 60 s window (limit ${LIMITS.perMinute}), max ${
+      flight!.max
+    } in flight (limit ${LIMITS.maxConcurrent}) ${
+      window!.max <= LIMITS.perMinute && flight!.max <= LIMITS.maxConcurrent ? 'OK' : 'MISS'
+    }`,
+  )
   console.log(`duplicates: ${duplicates} (goal 0) ${duplicates === 0 ? 'OK' : 'MISS'}`)
-  console.log(`lost: ${lost} of ${MESSAGES} (goal 0; sent ${delivered}, dead-lettered with a ledger reason ${accounted!.dead}, still queued ${accounted!.queued}, sent but unrecorded ${accounted!.unrecorded}) ${lost === 0 && accounted!.unrecorded === 0 ? 'OK' : 'MISS'}`)
+  console.log(
+    `lost: ${lost} of ${MESSAGES} (goal 0; sent ${delivered}, dead-lettered with a ledger reason ${
+      accounted!.dead
+    }, still queued ${accounted!.queued}, sent but unrecorded ${accounted!.unrecorded}) ${
+      lost === 0 && accounted!.unrecorded === 0 ? 'OK' : 'MISS'
+    }`,
+  )
   console.log(`total bench time ${((Date.now() - started) / 1000).toFixed(1)} s`)
   process.exitCode = ratio >= 0.95 && duplicates === 0 && lost === 0 ? 0 : 1
 } finally {

@@ -36,13 +36,16 @@ function portIsFree(port: number): Promise<boolean> {
 
 async function requireFreePort(port: number, variable: string): Promise<void> {
   if (!(await portIsFree(port))) {
-    throw new Error(`port ${port} is already in use (is another \`npm run dev\` running?). Stop it, or choose another port with ${variable}=<port>.`)
+    throw new Error(
+      `port ${port} is already in use (is another \`npm run dev\` running?). Stop it, or choose another port with ${variable}=<port>.`,
+    )
   }
 }
 
 async function seedVault(sql: Sql, edgeFunctionUrl: string, secretKey: string): Promise<void> {
   for (const [name, value] of [['edge_function_url', edgeFunctionUrl], ['secret_key', secretKey]]) {
-    const updated = await sql`UPDATE vault.secrets SET secret = ${value}, updated_at = now() WHERE name = ${name} RETURNING id`
+    const updated =
+      await sql`UPDATE vault.secrets SET secret = ${value}, updated_at = now() WHERE name = ${name} RETURNING id`
     if (updated.length === 0) await sql`SELECT vault.create_secret(${value}, ${name})`
   }
 }
@@ -64,7 +67,13 @@ async function main(): Promise<void> {
     await rm(pgDir, { recursive: true, force: true })
   }
   const fresh = !existsSync(`${pgDir}/data/PG_VERSION`)
-  const cluster = await startCluster({ dataDir: `${pgDir}/data`, socketDir: `${pgDir}/run`, port: dbPort, cronDatabase: 'postgres', durable: true })
+  const cluster = await startCluster({
+    dataDir: `${pgDir}/data`,
+    socketDir: `${pgDir}/run`,
+    port: dbPort,
+    cronDatabase: 'postgres',
+    durable: true,
+  })
   cleanups.push(async () => {
     say('stopping PostgreSQL')
     await cluster.stop()
@@ -91,7 +100,12 @@ async function main(): Promise<void> {
     cleanups.push(() => twilio.close())
     if (!env.TWILIO_API_BASE_URL) env.TWILIO_API_BASE_URL = twilio.baseUrl
     if (!env.MISSIVE_API_BASE_URL) {
-      const tokens = ['MISSIVE_SECRET_BROADCAST_FIRST_MESSAGES', 'MISSIVE_SECRET_BROADCAST_SECOND_MESSAGES', 'MISSIVE_SECRET_NON_BROADCAST', 'MISSIVE_SECRET_CAMPAIGN_READ_CONVERSATION']
+      const tokens = [
+        'MISSIVE_SECRET_BROADCAST_FIRST_MESSAGES',
+        'MISSIVE_SECRET_BROADCAST_SECOND_MESSAGES',
+        'MISSIVE_SECRET_NON_BROADCAST',
+        'MISSIVE_SECRET_CAMPAIGN_READ_CONVERSATION',
+      ]
       const missive = await startMissiveFake({
         tokens: tokens.map((name) => env[name] ?? '').filter(Boolean),
         organizationId: env.MISSIVE_ORGANIZATION_ID,
@@ -118,7 +132,11 @@ async function main(): Promise<void> {
   const secretKey = Object.values(config.SUPABASE_SECRET_KEYS)[0]
   await seedVault(sql, functionsUrl, secretKey)
 
-  const server = serve({ fetch: createGateway(deps, functionDefinitions).fetch, port: functionsPort, hostname: '127.0.0.1' })
+  const server = serve({
+    fetch: createGateway(deps, functionDefinitions).fetch,
+    port: functionsPort,
+    hostname: '127.0.0.1',
+  })
   cleanups.push(() => new Promise((resolve) => server.close(() => resolve(undefined))))
   const worker = startNetWorker(sql, deps.log.child({ component: 'pg_net' }))
   cleanups.push(() => worker.stop())
@@ -127,7 +145,9 @@ async function main(): Promise<void> {
   console.log(`ready: ${functionsUrl}`)
   say(`cron functions take  -H "apikey: ${secretKey}"`)
   if (token) say(`sidebar functions take -H "Authorization: Bearer ${token}"   (npm run token mints another)`)
-  say(`try a broadcast: curl -H "Authorization: Bearer $(npm run -s token)" ${functionsUrl}send-now/  (more in README "Try a broadcast")`)
+  say(
+    `try a broadcast: curl -H "Authorization: Bearer $(npm run -s token)" ${functionsUrl}send-now/  (more in README "Try a broadcast")`,
+  )
   say('Ctrl-C stops everything')
 }
 
@@ -139,7 +159,11 @@ function watchSandbox(missive: MissiveFake): void {
     if (missive.drafts.length > drafts) {
       const fresh = missive.drafts.slice(drafts)
       drafts = missive.drafts.length
-      say(`sandbox Missive: ${fresh.length} SMS draft(s) sent (${drafts} in all), last to ${maskPhone(fresh[fresh.length - 1].to)}`)
+      say(
+        `sandbox Missive: ${fresh.length} SMS draft(s) sent (${drafts} in all), last to ${
+          maskPhone(fresh[fresh.length - 1].to)
+        }`,
+      )
     }
     if (missive.posts.length > posts) {
       say(`sandbox Missive: ${missive.posts.length - posts} post(s) to conversations`)

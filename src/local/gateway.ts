@@ -38,7 +38,11 @@ export function createGateway(deps: Deps, definitions: FunctionDefinition[]): Ho
 }
 
 /** Returns why a sidebar request is refused, or null when its token is acceptable. */
-async function checkUserToken(authorization: string | undefined, apikey: string | undefined, deps: Deps): Promise<string | null> {
+async function checkUserToken(
+  authorization: string | undefined,
+  apikey: string | undefined,
+  deps: Deps,
+): Promise<string | null> {
   const bearer = authorization?.match(/^Bearer\s+(.+)$/i)?.[1]
   if (await hasSecretKey(bearer ?? apikey, deps.config.SUPABASE_SECRET_KEYS)) return null
   if (!bearer) return 'Missing authorization header'

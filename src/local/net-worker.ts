@@ -40,7 +40,12 @@ export function startNetWorker(sql: Sql, log: Logger, options: { pollMs?: number
         INSERT INTO net._http_response (id, status_code, content_type, headers, content, timed_out)
         VALUES (${request.id}, ${response.status}, ${response.headers.get('content-type')},
                 ${sql.json(Object.fromEntries(response.headers))}, ${content}, false)`
-      log.debug('net request delivered', { requestId: request.id, url: request.url, status: response.status, ms: Date.now() - started })
+      log.debug('net request delivered', {
+        requestId: request.id,
+        url: request.url,
+        status: response.status,
+        ms: Date.now() - started,
+      })
     } catch (error) {
       const timedOut = (error as Error).name === 'TimeoutError'
       log.warn('net request failed', { requestId: request.id, url: request.url, error: (error as Error).message })
@@ -57,7 +62,9 @@ export function startNetWorker(sql: Sql, log: Logger, options: { pollMs?: number
       // Claimed and removed in one statement, as pg_net does: at most one delivery per request.
       const rows = await sql<QueuedRequest[]>`
         DELETE FROM net.http_request_queue
-        WHERE id IN (SELECT id FROM net.http_request_queue ORDER BY id LIMIT ${options.batch ?? 50} FOR UPDATE SKIP LOCKED)
+        WHERE id IN (SELECT id FROM net.http_request_queue ORDER BY id LIMIT ${
+        options.batch ?? 50
+      } FOR UPDATE SKIP LOCKED)
         RETURNING id, method, url, headers, body, timeout_milliseconds`
       if (rows.length === 0) return total
       total += rows.length

@@ -8,15 +8,19 @@ import { loadLocalEnvironment } from './env-file.ts'
  */
 export function mintUserToken(secret: string, options: { hours?: number; email?: string } = {}): Promise<string> {
   const now = Math.floor(Date.now() / 1000)
-  return sign({
-    sub: '00000000-0000-4000-8000-000000000001',
-    email: options.email ?? 'editor@localhost',
-    role: 'authenticated',
-    aud: 'authenticated',
-    iat: now,
-    exp: now + (options.hours ?? 24) * 3600,
-    app_metadata: { provider: 'email', anon_key: 'sb_publishable_local_anon' },
-  }, secret, 'HS256')
+  return sign(
+    {
+      sub: '00000000-0000-4000-8000-000000000001',
+      email: options.email ?? 'editor@localhost',
+      role: 'authenticated',
+      aud: 'authenticated',
+      iat: now,
+      exp: now + (options.hours ?? 24) * 3600,
+      app_metadata: { provider: 'email', anon_key: 'sb_publishable_local_anon' },
+    },
+    secret,
+    'HS256',
+  )
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -79,7 +79,8 @@ describe('POST /make/', () => {
       .sql`SELECT jobname FROM cron.job WHERE jobname IN ('delay-invoke-broadcast', 'invoke-broadcast')`
     expect(jobs).toHaveLength(0)
     // The Twilio reconcile of this batch is scheduled for when it has most likely gone out.
-    const reconcile = await db.sql`SELECT jobname FROM cron.job WHERE jobname = ${`start-broadcast-reconcile-${broadcast.id}`}`
+    const reconcile = await db
+      .sql`SELECT jobname FROM cron.job WHERE jobname = ${`start-broadcast-reconcile-${broadcast.id}`}`
     expect(reconcile).toHaveLength(1)
   })
 

@@ -19,7 +19,12 @@ describe('config', () => {
       expect.unreachable()
     } catch (error) {
       expect(error).toBeInstanceOf(ConfigError)
-      expect((error as ConfigError).variables.sort()).toEqual(['DB_POOL_URL', 'HMAC_SECRET', 'MISSIVE_MAX_PER_MINUTE', 'SUPABASE_SECRET_KEYS'])
+      expect((error as ConfigError).variables.sort()).toEqual([
+        'DB_POOL_URL',
+        'HMAC_SECRET',
+        'MISSIVE_MAX_PER_MINUTE',
+        'SUPABASE_SECRET_KEYS',
+      ])
       expect((error as Error).message).toContain('DB_POOL_URL is missing')
       expect((error as Error).message).toContain('SUPABASE_SECRET_KEYS is invalid')
     }

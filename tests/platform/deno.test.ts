@@ -20,9 +20,19 @@ async function freePort(): Promise<number> {
 /** Starts a real function entry file under the npm `deno` binary, as the edge runtime would run it. */
 async function serveUnderDeno(functionName: string): Promise<{ url: string; child: ChildProcess }> {
   const port = await freePort()
-  const child = spawn(`${root}node_modules/.bin/deno`, ['run', '--allow-all', `supabase/functions/${functionName}/index.ts`], {
+  const child = spawn(`${root}node_modules/.bin/deno`, [
+    'run',
+    '--allow-all',
+    `supabase/functions/${functionName}/index.ts`,
+  ], {
     cwd: root,
-    env: { ...process.env, ...exampleEnv, DB_POOL_URL: db.url, DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`, LOG_LEVEL: 'error' },
+    env: {
+      ...process.env,
+      ...exampleEnv,
+      DB_POOL_URL: db.url,
+      DENO_SERVE_ADDRESS: `tcp:127.0.0.1:${port}`,
+      LOG_LEVEL: 'error',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let output = ''
@@ -52,13 +62,21 @@ describe('functions under real Deno', () => {
   })
 
   it('send-messages refuses a request without the secret key', async () => {
-    const response = await fetch(served!.url, { method: 'POST', body: '{"isSecond":false}', headers: { 'content-type': 'application/json' } })
+    const response = await fetch(served!.url, {
+      method: 'POST',
+      body: '{"isSecond":false}',
+      headers: { 'content-type': 'application/json' },
+    })
     expect(response.status).toBe(401)
     expect(await response.json()).toHaveProperty('message')
   })
 
   it('send-messages accepts the secret key', async () => {
-    const response = await fetch(served!.url, { method: 'POST', body: '{"isSecond":false}', headers: { 'content-type': 'application/json', apikey: SECRET_KEY } })
+    const response = await fetch(served!.url, {
+      method: 'POST',
+      body: '{"isSecond":false}',
+      headers: { 'content-type': 'application/json', apikey: SECRET_KEY },
+    })
     expect(response.status).toBe(200)
     // Nothing is queued in this database: the drain answers at once with an empty summary.
     expect(await response.json()).toMatchObject({ sent: 0, failed: 0 })

@@ -30,7 +30,9 @@ describe('pgmq stand-in', () => {
 
   it('send_batch enqueues in order with one statement, and concurrent readers never share a message', async () => {
     const { sql } = db
-    const ids = await sql`SELECT pgmq.send_batch('broadcast_first_messages', ${sql.array([1, 2, 3, 4].map((n) => JSON.stringify({ n })))}::jsonb[]) AS id`
+    const ids = await sql`SELECT pgmq.send_batch('broadcast_first_messages', ${
+      sql.array([1, 2, 3, 4].map((n) => JSON.stringify({ n })))
+    }::jsonb[]) AS id`
     expect(ids.map((row) => Number(row.id))).toEqual([...ids.map((row) => Number(row.id))].sort((a, b) => a - b))
     const other = createSql(db.url, { max: 2 })
     try {
@@ -81,7 +83,9 @@ describe('pg_net stand-in', () => {
     const worker = startNetWorker(sql, createLogger(), { pollMs: 60_000 })
     try {
       await sql.begin(async (tx) => {
-        await tx`SELECT net.http_post(${`http://127.0.0.1:${port}/committed/`}, ${tx.json({ hello: 'world' })}, '{}'::jsonb, ${tx.json({ apikey: 'k' })})`
+        await tx`SELECT net.http_post(${`http://127.0.0.1:${port}/committed/`}, ${
+          tx.json({ hello: 'world' })
+        }, '{}'::jsonb, ${tx.json({ apikey: 'k' })})`
         await worker.drain()
         expect(received).toHaveLength(0) // not yet committed: invisible to the worker
       })

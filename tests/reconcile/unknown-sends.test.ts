@@ -73,7 +73,9 @@ async function runCampaign(phones: string[]): Promise<number> {
 }
 
 const ledgerOf = async (campaignId: number) =>
-  db.sql<{ phone: string; state: string; detail: string | null; twilio_id: string | null; twilio_status: string | null }[]>`
+  db.sql<
+    { phone: string; state: string; detail: string | null; twilio_id: string | null; twilio_status: string | null }[]
+  >`
     SELECT recipient_phone_number AS phone, state, detail, twilio_id, twilio_status::text AS twilio_status
     FROM public.message_sends WHERE campaign_id = ${campaignId} ORDER BY recipient_phone_number, is_second`
 
@@ -154,7 +156,11 @@ describe('reconciling sends with an unknown outcome', () => {
       unknownRemaining: 0,
     })
     const rows = await ledgerOf(id)
-    expect(rows.find((row) => row.phone === lost)).toMatchObject({ state: 'failed', detail: NOT_SENT_DETAIL, twilio_id: null })
+    expect(rows.find((row) => row.phone === lost)).toMatchObject({
+      state: 'failed',
+      detail: NOT_SENT_DETAIL,
+      twilio_id: null,
+    })
     expect(rows.find((row) => row.phone === delivered)).toMatchObject({ state: 'sent' })
     expect((await campaignApi('GET', `/${id}/progress/`)).body).toMatchObject({ sent: 1, failed: 1, unknown: 0 })
 
@@ -187,7 +193,11 @@ describe('reconciling sends with an unknown outcome', () => {
       updatedAt: minutesAfter(RUN_AT, 110),
     })
     // Claimed right at the window's start: with clocks a little apart its SMS could sit before `DateSent>`.
-    const atStart = await createLedgerRow(db.sql, { phone: CAROL, broadcastId, createdAt: new Date(RUN_AT.getTime() + 2_000) })
+    const atStart = await createLedgerRow(db.sql, {
+      phone: CAROL,
+      broadcastId,
+      createdAt: new Date(RUN_AT.getTime() + 2_000),
+    })
     // Missive accepted it (2xx) and the recording failed: Missive has it, so it is never declared lost.
     const acknowledged = await createLedgerRow(db.sql, {
       phone: DAVE,
@@ -261,9 +271,19 @@ describe('reconciling sends with an unknown outcome', () => {
       createdAt: minutesAfter(RUN_AT, 1),
       twilioId: 'SMbob1',
     })
-    const bobSecond = await createLedgerRow(db.sql, { phone: BOB, broadcastId, isSecond: true, createdAt: minutesAfter(RUN_AT, 11) })
+    const bobSecond = await createLedgerRow(db.sql, {
+      phone: BOB,
+      broadcastId,
+      isSecond: true,
+      createdAt: minutesAfter(RUN_AT, 11),
+    })
     // The only SMS to Carol in the window belongs to another broadcast's row.
-    await createStatusRow(db.sql, { phone: CAROL, broadcastId: otherBroadcast, createdAt: minutesAfter(RUN_AT, 2), twilioId: 'SMcarolOther' })
+    await createStatusRow(db.sql, {
+      phone: CAROL,
+      broadcastId: otherBroadcast,
+      createdAt: minutesAfter(RUN_AT, 2),
+      twilioId: 'SMcarolOther',
+    })
     const carol = await createLedgerRow(db.sql, { phone: CAROL, broadcastId, createdAt: minutesAfter(RUN_AT, 2) })
     sms(ALICE, 1, 'delivered', 'SMalice1')
     sms(BOB, 1, 'delivered', 'SMbob1')
@@ -293,9 +313,19 @@ describe('reconciling sends with an unknown outcome', () => {
     const campaignId = await createRunCampaign(db.sql, { runAt: RUN_AT, recipientCount: 3, delay: 600 })
     // Alice: first message recorded without a SID, follow-up unknown.
     const aliceFirst = await createStatusRow(db.sql, { phone: ALICE, campaignId, createdAt: minutesAfter(RUN_AT, 1) })
-    const aliceSecond = await createLedgerRow(db.sql, { phone: ALICE, campaignId, isSecond: true, createdAt: minutesAfter(RUN_AT, 11) })
+    const aliceSecond = await createLedgerRow(db.sql, {
+      phone: ALICE,
+      campaignId,
+      isSecond: true,
+      createdAt: minutesAfter(RUN_AT, 11),
+    })
     // Bob: both phases unknown (written in reverse order, to show the phase decides, not the row id).
-    const bobSecond = await createLedgerRow(db.sql, { phone: BOB, campaignId, isSecond: true, createdAt: minutesAfter(RUN_AT, 11) })
+    const bobSecond = await createLedgerRow(db.sql, {
+      phone: BOB,
+      campaignId,
+      isSecond: true,
+      createdAt: minutesAfter(RUN_AT, 11),
+    })
     const bobFirst = await createLedgerRow(db.sql, { phone: BOB, campaignId, createdAt: minutesAfter(RUN_AT, 1) })
     // Dave: first phase unknown; an editor answered him later from the same number.
     const dave = await createLedgerRow(db.sql, { phone: DAVE, campaignId, createdAt: minutesAfter(RUN_AT, 1) })
@@ -310,7 +340,12 @@ describe('reconciling sends with an unknown outcome', () => {
 
     const { body } = await reconcile({ campaignId }, now)
 
-    expect(body).toMatchObject({ pairedInOrder: 1, unpairedMessages: 2, unknownResolvedSent: 4, unknownResolvedNotSent: 0 })
+    expect(body).toMatchObject({
+      pairedInOrder: 1,
+      unpairedMessages: 2,
+      unknownResolvedSent: 4,
+      unknownResolvedNotSent: 0,
+    })
     expect((await statusRows(db.sql)).find((row) => row.id === aliceFirst)).toMatchObject({ twilio_id: 'SMalice1' })
     const rows = await ledgerById(db.sql)
     expect(rows.get(aliceSecond)).toMatchObject({

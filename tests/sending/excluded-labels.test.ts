@@ -8,11 +8,18 @@ describe('excludedLabelGroups', () => {
   it('reads every form of `excluded`', () => {
     expect(excludedLabelGroups({ excluded: { id: 'A', since: 1 } })).toEqual([['A']])
     expect(excludedLabelGroups({ excluded: [{ id: 'A' }, { id: 'B' }] })).toEqual([['A'], ['B']])
-    expect(excludedLabelGroups({ excluded: [{ id: 'A' }, [{ id: 'B' }, { id: 'C', since: 5 }]] })).toEqual([['A'], ['B', 'C']])
+    expect(excludedLabelGroups({ excluded: [{ id: 'A' }, [{ id: 'B' }, { id: 'C', since: 5 }]] })).toEqual([['A'], [
+      'B',
+      'C',
+    ]])
   })
 
   it('finds nothing to check in absent, empty, null or malformed forms', () => {
-    for (const segments of [null, undefined, 'x', [], {}, { excluded: null }, { excluded: [] }, { excluded: ['A', 3, [], [null]] }]) {
+    for (
+      const segments of [null, undefined, 'x', [], {}, { excluded: null }, { excluded: [] }, {
+        excluded: ['A', 3, [], [null]],
+      }]
+    ) {
       expect(excludedLabelGroups(segments)).toEqual([])
     }
   })

@@ -280,10 +280,14 @@ describe('eligibility at send time', () => {
     expect(response.body).toMatchObject({ skipped: 1 })
     expect(fakes.missive.requests).toHaveLength(0)
     expect(await queueRows(db.sql)).toHaveLength(0)
-    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'skipped', campaign_id: campaignId, detail: 'campaign cancelled' }])
+    expect(await ledgerRows(db.sql)).toMatchObject([{
+      state: 'skipped',
+      campaign_id: campaignId,
+      detail: 'campaign cancelled',
+    }])
   })
 
-  it('creates the author of a personalized campaign\'s unknown number so its status row is kept', async () => {
+  it("creates the author of a personalized campaign's unknown number so its status row is kept", async () => {
     const campaignId = await createCampaign(db.sql, { secondMessage: null, delay: 600 })
     const stranger = '+13135559876'
     await enqueue(db.sql, {
@@ -299,7 +303,12 @@ describe('eligibility at send time', () => {
     const response = await send()
 
     expect(response.body).toMatchObject({ sent: 1 })
-    expect(await statusRows(db.sql)).toMatchObject([{ recipient_phone_number: stranger, message: 'Hello, personally', campaign_id: campaignId, second_message_queue_id: null }])
+    expect(await statusRows(db.sql)).toMatchObject([{
+      recipient_phone_number: stranger,
+      message: 'Hello, personally',
+      campaign_id: campaignId,
+      second_message_queue_id: null,
+    }])
     const [author] = await db.sql`SELECT unsubscribed, exclude FROM public.authors WHERE phone_number = ${stranger}`
     expect(author).toMatchObject({ unsubscribed: false, exclude: false })
     expect(await queueRows(db.sql, SECOND_MESSAGES_QUEUE)).toHaveLength(0)
@@ -313,7 +322,13 @@ describe('excluded labels (every segment form)', () => {
   const sendWith = async (excluded: unknown, labels: string[]) => {
     const campaignId = await createCampaign(db.sql)
     fakes.missive.setConversationLabels(conversationId, labels)
-    await enqueue(db.sql, campaignPayload(campaignId, { conversation_id: conversationId, campaign_segments: { included: { id: c }, excluded } }))
+    await enqueue(
+      db.sql,
+      campaignPayload(campaignId, {
+        conversation_id: conversationId,
+        campaign_segments: { included: { id: c }, excluded },
+      }),
+    )
     return (await send()).body
   }
 

@@ -25,5 +25,7 @@ export async function callSendMessages(
   return { status: response.status, body: await response.json() }
 }
 
-export const drafts = (fakes: Fakes) => fakes.missive.requests.filter((r) => r.method === 'POST' && r.path === '/v1/drafts')
-export const conversationReads = (fakes: Fakes) => fakes.missive.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/conversations/'))
+export const drafts = (fakes: Fakes) =>
+  fakes.missive.requests.filter((r) => r.method === 'POST' && r.path === '/v1/drafts')
+export const conversationReads = (fakes: Fakes) =>
+  fakes.missive.requests.filter((r) => r.method === 'GET' && r.path.startsWith('/v1/conversations/'))

@@ -48,7 +48,12 @@ describe('pacing', () => {
     await enqueueMany(8)
     fakes.missive.setRateLimits({ maxConcurrent: 2, perMinute: 5, per15Minutes: 100 })
     fakes.missive.setLatency(100)
-    const env = { MISSIVE_MAX_CONCURRENT: '2', MISSIVE_MAX_PER_MINUTE: '5', MISSIVE_MAX_PER_15_MINUTES: '100', SEND_DRAIN_SECONDS: '3' }
+    const env = {
+      MISSIVE_MAX_CONCURRENT: '2',
+      MISSIVE_MAX_PER_MINUTE: '5',
+      MISSIVE_MAX_PER_15_MINUTES: '100',
+      SEND_DRAIN_SECONDS: '3',
+    }
 
     const response = await callSendMessages(db.sql, fakes, {}, env)
 
@@ -75,7 +80,10 @@ describe('pacing', () => {
     fakes.missive.setLatency(30)
     const env = { MISSIVE_MAX_PER_MINUTE: '4', SEND_DRAIN_SECONDS: '3' }
 
-    const [a, b] = await Promise.all([callSendMessages(db.sql, fakes, {}, env), callSendMessages(db.sql, fakes, {}, env)])
+    const [a, b] = await Promise.all([
+      callSendMessages(db.sql, fakes, {}, env),
+      callSendMessages(db.sql, fakes, {}, env),
+    ])
 
     expect(a!.body.sent + b!.body.sent).toBe(4)
     expect(drafts(fakes)).toHaveLength(4)

@@ -2,7 +2,14 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import type { Sql } from '../../src/shared/db/client.ts'
 import { resetDatabase, setVaultSecrets, useTestDatabase } from '../support/database.ts'
 import { useFakes } from '../support/fakes.ts'
-import { broadcastPayload, createAuthor, createBroadcast, enqueue, PHONE, SECOND_MESSAGES_QUEUE } from '../support/factories/sending.ts'
+import {
+  broadcastPayload,
+  createAuthor,
+  createBroadcast,
+  enqueue,
+  PHONE,
+  SECOND_MESSAGES_QUEUE,
+} from '../support/factories/sending.ts'
 import { callSendMessages } from './helpers.ts'
 
 // Migration 20250101000200: enqueueing kicks send-messages at once (once per statement, not per
@@ -27,7 +34,9 @@ async function kicks(sql: Sql) {
 }
 
 async function job(sql: Sql, name: string) {
-  const [row] = await sql<{ schedule: string; command: string }[]>`SELECT schedule, command FROM cron.job WHERE jobname = ${name}`
+  const [row] = await sql<
+    { schedule: string; command: string }[]
+  >`SELECT schedule, command FROM cron.job WHERE jobname = ${name}`
   return row
 }
 
@@ -136,7 +145,9 @@ describe('cron_apikey_header', () => {
   it('the job command calls send-messages with the apikey from Vault and no Authorization header', async () => {
     await db.sql`SELECT cron.unschedule('send-first-messages') FROM cron.job WHERE jobname = 'send-first-messages'`
     await db.sql`INSERT INTO pgmq.q_broadcast_first_messages (vt, message) VALUES (now(), '{"isSecond": false}')`
-    const [scheduled] = await db.sql<{ command: string }[]>`SELECT command FROM cron.job WHERE jobname = 'send-first-messages'`
+    const [scheduled] = await db.sql<
+      { command: string }[]
+    >`SELECT command FROM cron.job WHERE jobname = 'send-first-messages'`
     expect(scheduled).toBeDefined()
     await db.sql`SELECT cron.unschedule('send-first-messages')`
     await db.sql.unsafe(scheduled!.command)

@@ -47,7 +47,12 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
 
     expect(response).toMatchObject({ status: 200, body: { sent: 1, failed: 0 } })
     expect(fakes.missive.drafts).toHaveLength(1)
-    expect(fakes.missive.drafts[0]).toMatchObject({ body: 'Test first message', to: PHONE, token: FIRST_TOKEN, labelIds: [] })
+    expect(fakes.missive.drafts[0]).toMatchObject({
+      body: 'Test first message',
+      to: PHONE,
+      token: FIRST_TOKEN,
+      labelIds: [],
+    })
     expect(await queueRows(db.sql)).toHaveLength(0)
     const [status] = await statusRows(db.sql)
     expect(status).toMatchObject({
@@ -60,7 +65,12 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
       missive_conversation_id: fakes.missive.drafts[0]!.conversationId,
       audience_segment_id: ids.segmentId,
     })
-    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'sent', attempts: 0, message_status_id: status!.id, missive_id: status!.missive_id }])
+    expect(await ledgerRows(db.sql)).toMatchObject([{
+      state: 'sent',
+      attempts: 0,
+      message_status_id: status!.id,
+      missive_id: status!.missive_id,
+    }])
   })
 
   it('should send first message and queue second message with delay', async () => {
@@ -98,7 +108,11 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
     expect(await queueRows(db.sql, SECOND_MESSAGES_QUEUE)).toHaveLength(0)
     const statuses = await statusRows(db.sql)
     expect(statuses).toHaveLength(2)
-    expect(statuses.find((s) => s.is_second)).toMatchObject({ message: 'Test second message', broadcast_id: ids.broadcastId, second_message_queue_id: null })
+    expect(statuses.find((s) => s.is_second)).toMatchObject({
+      message: 'Test second message',
+      broadcast_id: ids.broadcastId,
+      second_message_queue_id: null,
+    })
   })
 
   it('should not delete message on the first API failure', async () => {
@@ -202,9 +216,17 @@ describe('send-messages: campaigns (upstream setup B)', () => {
 
     const reads = conversationReads(fakes)
     expect(reads).toHaveLength(1)
-    expect(reads[0]).toMatchObject({ path: `/v1/conversations/${conversationId}`, headers: { authorization: `Bearer ${READ_TOKEN}` } })
+    expect(reads[0]).toMatchObject({
+      path: `/v1/conversations/${conversationId}`,
+      headers: { authorization: `Bearer ${READ_TOKEN}` },
+    })
     expect(fakes.missive.drafts).toHaveLength(1)
-    expect(fakes.missive.drafts[0]).toMatchObject({ body: 'Test campaign first message', to: PHONE, labelIds: [labelId], token: FIRST_TOKEN })
+    expect(fakes.missive.drafts[0]).toMatchObject({
+      body: 'Test campaign first message',
+      to: PHONE,
+      labelIds: [labelId],
+      token: FIRST_TOKEN,
+    })
     expect(await queueRows(db.sql)).toHaveLength(0)
     expect(await statusRows(db.sql)).toMatchObject([{
       recipient_phone_number: PHONE,
@@ -228,7 +250,10 @@ describe('send-messages: campaigns (upstream setup B)', () => {
     expect(second[0]!.message).toMatchObject(rest)
     expect(second[0]!.message.created_at).toBe(createdAt)
     expect((second[0]!.vt.getTime() - Date.now()) / 1000).toBeGreaterThan(290)
-    expect(await statusRows(db.sql)).toMatchObject([{ campaign_id: campaignId, second_message_queue_id: second[0]!.msg_id }])
+    expect(await statusRows(db.sql)).toMatchObject([{
+      campaign_id: campaignId,
+      second_message_queue_id: second[0]!.msg_id,
+    }])
   })
 
   it('should send second campaign message successfully', async () => {
@@ -241,11 +266,20 @@ describe('send-messages: campaigns (upstream setup B)', () => {
     await send(true)
 
     expect(drafts(fakes)).toHaveLength(1)
-    expect(fakes.missive.drafts.at(-1)).toMatchObject({ body: 'Test campaign second message', to: PHONE, token: SECOND_TOKEN })
+    expect(fakes.missive.drafts.at(-1)).toMatchObject({
+      body: 'Test campaign second message',
+      to: PHONE,
+      token: SECOND_TOKEN,
+    })
     expect(await queueRows(db.sql, SECOND_MESSAGES_QUEUE)).toHaveLength(0)
     const statuses = await statusRows(db.sql)
     expect(statuses).toHaveLength(2)
-    expect(statuses[1]).toMatchObject({ is_second: true, message: 'Test campaign second message', campaign_id: campaignId, broadcast_id: null })
+    expect(statuses[1]).toMatchObject({
+      is_second: true,
+      message: 'Test campaign second message',
+      campaign_id: campaignId,
+      broadcast_id: null,
+    })
   })
 
   it('should send campaign message when Missive returns empty conversations array', async () => {

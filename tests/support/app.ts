@@ -18,7 +18,10 @@ export function testConfig(overrides: Record<string, string | undefined> = {}): 
 }
 
 /** Deps wired to a test database (and, through `env`, to the loopback fakes). */
-export function createTestDeps(sql: Sql, options: { env?: Record<string, string | undefined>; now?: () => Date } = {}): Deps {
+export function createTestDeps(
+  sql: Sql,
+  options: { env?: Record<string, string | undefined>; now?: () => Date } = {},
+): Deps {
   return createDeps(testConfig({ DB_POOL_URL: 'postgresql://unused', ...options.env }), {
     sql,
     log: createLogger({ test: true }),

@@ -75,7 +75,10 @@ export async function resetDatabase(sql: Sql): Promise<void> {
 }
 
 /** The vault secrets that the database's calls to functions read (URL root and secret key). */
-export async function setVaultSecrets(sql: Sql, secrets: { edgeFunctionUrl: string; secretKey: string }): Promise<void> {
+export async function setVaultSecrets(
+  sql: Sql,
+  secrets: { edgeFunctionUrl: string; secretKey: string },
+): Promise<void> {
   await sql`DELETE FROM vault.secrets WHERE name IN ('edge_function_url', 'secret_key')`
   await sql`SELECT vault.create_secret(${secrets.edgeFunctionUrl}, 'edge_function_url')`
   await sql`SELECT vault.create_secret(${secrets.secretKey}, 'secret_key')`

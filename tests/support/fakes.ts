@@ -19,8 +19,16 @@ export const missiveTokens = [
 
 /** Starts the Missive and Twilio fakes on loopback with the sandbox credentials of .env.example. */
 export async function startFakes(options: Partial<MissiveFakeOptions> = {}): Promise<Fakes> {
-  const twilio = await startTwilioFake({ accountSid: exampleEnv.TWILIO_ACCOUNT_SID, authToken: exampleEnv.TWILIO_AUTH_TOKEN })
-  const missive = await startMissiveFake({ tokens: missiveTokens, organizationId: exampleEnv.MISSIVE_ORGANIZATION_ID, twilio, ...options })
+  const twilio = await startTwilioFake({
+    accountSid: exampleEnv.TWILIO_ACCOUNT_SID,
+    authToken: exampleEnv.TWILIO_AUTH_TOKEN,
+  })
+  const missive = await startMissiveFake({
+    tokens: missiveTokens,
+    organizationId: exampleEnv.MISSIVE_ORGANIZATION_ID,
+    twilio,
+    ...options,
+  })
   return {
     missive,
     twilio,
@@ -47,8 +55,14 @@ export function useFakes(options: Partial<MissiveFakeOptions> = {}): Fakes {
     return fakes
   }
   return {
-    get missive() { return get().missive },
-    get twilio() { return get().twilio },
-    get env() { return get().env },
+    get missive() {
+      return get().missive
+    },
+    get twilio() {
+      return get().twilio
+    },
+    get env() {
+      return get().env
+    },
   }
 }

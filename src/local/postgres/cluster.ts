@@ -17,10 +17,15 @@ export async function ensurePostgresInstalled(log: (line: string) => void = () =
   if (existsSync(`${PG_BIN}/pg_ctl`) && existsSync(PG_CRON_CONTROL)) return
   const packages = ['postgresql-15', 'postgresql-15-cron']
   if (!isRoot) {
-    throw new Error(`PostgreSQL 15 with pg_cron is not installed. Install it with: sudo apt-get install -y ${packages.join(' ')}`)
+    throw new Error(
+      `PostgreSQL 15 with pg_cron is not installed. Install it with: sudo apt-get install -y ${packages.join(' ')}`,
+    )
   }
   log(`installing ${packages.join(' ')} with apt-get…`)
-  const install = () => run('apt-get', ['install', '-y', '--no-upgrade', ...packages], { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+  const install = () =>
+    run('apt-get', ['install', '-y', '--no-upgrade', ...packages], {
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    })
   try {
     await install()
   } catch {
@@ -80,13 +85,34 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
   await ownedDirectory(options.dataDir)
   await ownedDirectory(options.socketDir)
   if (!existsSync(`${options.dataDir}/PG_VERSION`)) {
-    await asPostgres(`${PG_BIN}/initdb`, ['-D', options.dataDir, '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C.UTF-8'])
+    await asPostgres(`${PG_BIN}/initdb`, [
+      '-D',
+      options.dataDir,
+      '-A',
+      'trust',
+      '-U',
+      'postgres',
+      '-E',
+      'UTF8',
+      '--locale=C.UTF-8',
+    ])
   }
   let current = { ...options }
   const logFile = `${options.socketDir}/postgres.log`
   const start = async () => {
     try {
-      await asPostgres(`${PG_BIN}/pg_ctl`, ['-D', current.dataDir, '-l', logFile, '-w', '-t', '60', '-o', serverOptions(current), 'start'])
+      await asPostgres(`${PG_BIN}/pg_ctl`, [
+        '-D',
+        current.dataDir,
+        '-l',
+        logFile,
+        '-w',
+        '-t',
+        '60',
+        '-o',
+        serverOptions(current),
+        'start',
+      ])
     } catch (error) {
       throw new Error(`PostgreSQL did not start (log: ${logFile}): ${(error as Error).message}`)
     }

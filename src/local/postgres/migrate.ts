@@ -33,7 +33,7 @@ export async function applyStandIns(sql: Sql): Promise<string[]> {
 const fileCache = new Map<string, Promise<string>>()
 function readCached(path: string): Promise<string> {
   let text = fileCache.get(path)
-  if (!text) fileCache.set(path, (text = readFile(path, 'utf8')))
+  if (!text) fileCache.set(path, text = readFile(path, 'utf8'))
   return text
 }
 
@@ -46,7 +46,9 @@ export async function applyMigrations(sql: Sql, dir = migrationsDir): Promise<st
   await sql.unsafe(`
     CREATE SCHEMA IF NOT EXISTS supabase_migrations;
     CREATE TABLE IF NOT EXISTS supabase_migrations.schema_migrations (version text PRIMARY KEY, statements text[], name text)`)
-  const done = new Set((await sql`SELECT version FROM supabase_migrations.schema_migrations`).map((row) => row.version as string))
+  const done = new Set(
+    (await sql`SELECT version FROM supabase_migrations.schema_migrations`).map((row) => row.version as string),
+  )
   const files = existsSync(dir) ? (await readdir(dir)).filter((file) => file.endsWith('.sql')).sort() : []
   const applied: string[] = []
   for (const file of files) {
@@ -55,7 +57,9 @@ export async function applyMigrations(sql: Sql, dir = migrationsDir): Promise<st
     const text = await readCached(`${dir}/${file}`)
     try {
       await sql.begin(async (tx) => {
-        await tx`INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES (${version}, ${rest.join('_')}, ${[text]})`
+        await tx`INSERT INTO supabase_migrations.schema_migrations (version, name, statements) VALUES (${version}, ${
+          rest.join('_')
+        }, ${[text]})`
         await tx.unsafe(text)
       })
     } catch (error) {

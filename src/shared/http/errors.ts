@@ -25,7 +25,10 @@ export const notFound = (message = 'Not Found') => new AppError(404, message)
 export const conflict = (message: string, extra?: Record<string, unknown>) => new AppError(409, message, extra)
 
 /** `[segments,included,0,id] Invalid segment ID format. Must be a UUID.` — the path names the field. */
-export function describeIssues(error: z.ZodError, render = (path: string, message: string) => `[${path}] ${message}`): string {
+export function describeIssues(
+  error: z.ZodError,
+  render = (path: string, message: string) => `[${path}] ${message}`,
+): string {
   return error.issues.map((issue) => render(issue.path.join(','), issue.message)).join(', ')
 }
 
@@ -41,7 +44,11 @@ export async function readJson(c: Context): Promise<unknown> {
 }
 
 /** Parses a JSON body with a zod schema; a bad body is a 400 whose message names the field. */
-export async function parseJsonBody<T extends z.ZodType>(c: Context, schema: T, prefix = 'Validation error: '): Promise<z.infer<T>> {
+export async function parseJsonBody<T extends z.ZodType>(
+  c: Context,
+  schema: T,
+  prefix = 'Validation error: ',
+): Promise<z.infer<T>> {
   const result = schema.safeParse(await readJson(c))
   if (!result.success) throw badRequest(prefix + describeIssues(result.error))
   return result.data

@@ -59,7 +59,10 @@ export function createFunctionApp(definition: FunctionDefinition, deps: Deps): H
     if (gate) {
       const prefix = `/${name}`
       const ungated = new Set((definition.ungatedPaths ?? []).map((path) => path.replace(/\/+$/, '')))
-      mounted.use((c, next) => (ungated.has(c.req.path.slice(prefix.length).replace(/\/+$/, '')) ? next() : gate(c, next)))
+      mounted.use((
+        c,
+        next,
+      ) => (ungated.has(c.req.path.slice(prefix.length).replace(/\/+$/, '')) ? next() : gate(c, next)))
     }
     mounted.route('/', routes)
     app.route(`/${name}`, mounted)

@@ -2,7 +2,10 @@ import type { MiddlewareHandler } from 'hono'
 import { timingSafeEqual } from 'hono/utils/buffer'
 
 /** Whether `presented` equals one of the project's secret keys (SUPABASE_SECRET_KEYS). */
-export async function hasSecretKey(presented: string | undefined, secretKeys: Record<string, string>): Promise<boolean> {
+export async function hasSecretKey(
+  presented: string | undefined,
+  secretKeys: Record<string, string>,
+): Promise<boolean> {
   if (!presented) return false
   let matched = false
   // Every key is compared, so the time taken does not reveal which one matched.

@@ -34,7 +34,11 @@ export async function signWebhookBody(secret: string, body: string | Uint8Array)
 }
 
 /** Constant-time check (WebCrypto verify) of a `sha256=<hex>` or bare-hex signature over the raw bytes. */
-export async function verifyWebhookSignature(secret: string, body: Uint8Array, header: string | undefined): Promise<boolean> {
+export async function verifyWebhookSignature(
+  secret: string,
+  body: Uint8Array,
+  header: string | undefined,
+): Promise<boolean> {
   if (!header) return false
   const signature = hexToBytes(header.trim().replace(/^sha256=/i, ''))
   if (!signature || signature.length !== 32) return false

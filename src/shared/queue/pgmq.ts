@@ -23,7 +23,13 @@ interface RawRow {
 }
 
 function toRow(row: RawRow): QueueRow {
-  return { msgId: Number(row.msg_id), readCt: row.read_ct, enqueuedAt: row.enqueued_at, vt: row.vt, message: row.message }
+  return {
+    msgId: Number(row.msg_id),
+    readCt: row.read_ct,
+    enqueuedAt: row.enqueued_at,
+    vt: row.vt,
+    message: row.message,
+  }
 }
 
 /**
@@ -40,7 +46,9 @@ export async function readMessages(db: Db, queue: QueueName, vtSeconds: number, 
 /** Enqueues one message, visible after `delaySeconds`; returns its msg_id. */
 export async function sendMessage(db: Db, queue: QueueName, message: unknown, delaySeconds = 0): Promise<number> {
   const [row] = await db<{ msg_id: string }[]>`
-    SELECT pgmq.send(${queue}::text, ${db.json(message as never)}::jsonb, ${Math.max(0, Math.round(delaySeconds))}::integer) AS msg_id`
+    SELECT pgmq.send(${queue}::text, ${db.json(message as never)}::jsonb, ${
+    Math.max(0, Math.round(delaySeconds))
+  }::integer) AS msg_id`
   return Number(row!.msg_id)
 }
 
@@ -48,7 +56,9 @@ export async function sendMessage(db: Db, queue: QueueName, message: unknown, de
 export async function sendMessages(db: Db, queue: QueueName, messages: unknown[], delaySeconds = 0): Promise<number[]> {
   if (messages.length === 0) return []
   const rows = await db<{ msg_id: string }[]>`
-    SELECT pgmq.send_batch(${queue}::text, ${messages.map((m) => JSON.stringify(m))}::jsonb[], ${Math.max(0, Math.round(delaySeconds))}::integer) AS msg_id`
+    SELECT pgmq.send_batch(${queue}::text, ${messages.map((m) => JSON.stringify(m))}::jsonb[], ${
+    Math.max(0, Math.round(delaySeconds))
+  }::integer) AS msg_id`
   return rows.map((row) => Number(row.msg_id))
 }
 

@@ -100,7 +100,14 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
     const coverage: PassCoverage | null = firstPage
       ? { startedAt: requestedAt, windowStart: target.runAt, coversUntil: requestedAt < end ? requestedAt : end }
       : null
-    const outcome = await applyFetchedPage(deps, ref, { from: token, to: page.nextPageToken }, messages, deps.now(), coverage)
+    const outcome = await applyFetchedPage(
+      deps,
+      ref,
+      { from: token, to: page.nextPageToken },
+      messages,
+      deps.now(),
+      coverage,
+    )
     if (!outcome) {
       log.warn('Another invocation moved this pass on meanwhile; leaving the page to it', { pageToken: token })
       break

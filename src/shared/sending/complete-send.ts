@@ -44,7 +44,12 @@ export async function recordSentDraft(sql: Sql, sent: SentDraft): Promise<Record
 
     let secondMessageQueueId: number | null = null
     if (!sent.isSecond && message.second_message?.trim()) {
-      secondMessageQueueId = await sendMessage(tx, SECOND_MESSAGES_QUEUE, sent.rawMessage, secondMessageDelaySeconds(message))
+      secondMessageQueueId = await sendMessage(
+        tx,
+        SECOND_MESSAGES_QUEUE,
+        sent.rawMessage,
+        secondMessageDelaySeconds(message),
+      )
     }
 
     // A segment deleted since the enqueue must not cost the status row (audience_segment_id has an FK).

@@ -89,7 +89,13 @@ export async function claimForSending(db: Db, key: SendKey, queue: QueueName, ms
  * Records a deliberate non-send. Like a claim it only writes a new row or a `failed` one, so it
  * never overwrites a send in flight or done; false means another message owns the key.
  */
-export async function recordSkip(db: Db, key: SendKey, queue: QueueName, msgId: number, reason: string): Promise<boolean> {
+export async function recordSkip(
+  db: Db,
+  key: SendKey,
+  queue: QueueName,
+  msgId: number,
+  reason: string,
+): Promise<boolean> {
   const rows = await db`
     INSERT INTO public.message_sends AS s
       (broadcast_id, campaign_id, recipient_phone_number, is_second, state, queue_name, queue_msg_id, detail)

@@ -12,7 +12,15 @@ import type { Logger } from '../log/logger.ts'
  * - duplicate: another queue message owns this recipient and phase (sent, in flight, skipped…);
  * - invalid: unreadable payload or vanished broadcast/campaign: archived.
  */
-export type OutcomeStatus = 'sent' | 'retrying' | 'failed' | 'unknown' | 'skipped' | 'deferred' | 'duplicate' | 'invalid'
+export type OutcomeStatus =
+  | 'sent'
+  | 'retrying'
+  | 'failed'
+  | 'unknown'
+  | 'skipped'
+  | 'deferred'
+  | 'duplicate'
+  | 'invalid'
 
 export interface Outcome {
   status: OutcomeStatus

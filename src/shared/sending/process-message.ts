@@ -57,7 +57,10 @@ export async function processMessage(ctx: SendContext, row: QueueRow): Promise<O
   if (!parsed.success) {
     const log = ctx.log.child({ queue: ctx.queue, msgId: row.msgId })
     await archiveMessage(ctx.deps.sql, ctx.queue, row.msgId)
-    const outcome: Outcome = { status: 'invalid', detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') }
+    const outcome: Outcome = {
+      status: 'invalid',
+      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    }
     logOutcome(log, outcome)
     return outcome
   }
@@ -108,7 +111,12 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(sql, ctx.queue, row.msgId, seconds)
-    return { status: 'deferred', detail: 'Missive rate windows full until after this drain', retryInSeconds: seconds, stopDrain: true }
+    return {
+      status: 'deferred',
+      detail: 'Missive rate windows full until after this drain',
+      retryInSeconds: seconds,
+      stopDrain: true,
+    }
   }
 
   // 4. Last look right before the call (an opt-out may have landed while we waited), then the
@@ -125,7 +133,8 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
     // Another message took this key between step 1 and now (two drains, duplicate payloads).
     await cancelSlot(sql, slot.requestId)
     const owner = await findLedgerEntry(sql, key)
-    return (owner && (await settleEarlierClaim(claimed, owner))) ?? { status: 'deferred', detail: 'claim lost; retried later' }
+    return (owner && (await settleEarlierClaim(claimed, owner))) ??
+      { status: 'deferred', detail: 'claim lost; retried later' }
   }
 
   // 5. The call, inside the slot.
@@ -196,7 +205,8 @@ async function skip(claimed: Claimed, reason: string, key: SendKey): Promise<Out
   })
   if (recorded) return { status: 'skipped', detail: reason }
   const owner = await findLedgerEntry(ctx.deps.sql, key)
-  return (owner && (await settleEarlierClaim(claimed, owner))) ?? { status: 'deferred', detail: 'skip lost a race; retried later' }
+  return (owner && (await settleEarlierClaim(claimed, owner))) ??
+    { status: 'deferred', detail: 'skip lost a race; retried later' }
 }
 
 /**
@@ -208,18 +218,31 @@ async function checkExcludedLabels(claimed: Claimed): Promise<Outcome | null> {
   if (message.campaign_id === null) return null
   const groups = excludedLabelGroups(message.campaign_segments)
   if (groups.length === 0) return null
-  const conversationId = message.conversation_id ?? (ctx.isSecond ? await firstPhaseConversation(ctx.deps.sql, key) : null)
+  const conversationId = message.conversation_id ??
+    (ctx.isSecond ? await firstPhaseConversation(ctx.deps.sql, key) : null)
   if (!conversationId) return null
 
   const slot = await acquireSlot(ctx.deps.sql, ctx.readBudget, Math.max(0, ctx.deadline - ctx.deps.now().getTime()))
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(ctx.deps.sql, ctx.queue, claimed.row.msgId, seconds)
-    return { status: 'deferred', detail: 'no conversation-read rate slot before this drain ends', retryInSeconds: seconds }
+    return {
+      status: 'deferred',
+      detail: 'no conversation-read rate slot before this drain ends',
+      retryInSeconds: seconds,
+    }
   }
-  const conversation = await withSlot(ctx.deps.sql, slot.requestId, () => ctx.deps.missive.getConversation(conversationId))
+  const conversation = await withSlot(
+    ctx.deps.sql,
+    slot.requestId,
+    () => ctx.deps.missive.getConversation(conversationId),
+  )
   if (!conversation.ok) {
-    log.warn('excluded-label check failed; sending anyway', { conversationId, httpStatus: conversation.status, error: conversation.error })
+    log.warn('excluded-label check failed; sending anyway', {
+      conversationId,
+      httpStatus: conversation.status,
+      error: conversation.error,
+    })
     return null
   }
   const matched = matchExclusion(groups, conversation.labelIds)
@@ -260,7 +283,11 @@ async function settleCall(claimed: Claimed, claim: Claim, text: string, result: 
     const attempts = await recordFailedAttempt(tx, claim.ledgerId, result.status, result.error)
     if (attempts >= MAX_ATTEMPTS) {
       await archiveMessage(tx, ctx.queue, row.msgId)
-      return { status: 'failed', detail: `attempt ${attempts}: ${result.error}`, httpStatus: result.status } satisfies Outcome
+      return {
+        status: 'failed',
+        detail: `attempt ${attempts}: ${result.error}`,
+        httpStatus: result.status,
+      } satisfies Outcome
     }
     const seconds = backoffSeconds(attempts)
     await setVisibleIn(tx, ctx.queue, row.msgId, seconds)
@@ -273,7 +300,13 @@ async function settleCall(claimed: Claimed, claim: Claim, text: string, result: 
   })
 }
 
-async function recordSent(claimed: Claimed, claim: Claim, text: string, draftId: string, conversationId: string): Promise<Outcome> {
+async function recordSent(
+  claimed: Claimed,
+  claim: Claim,
+  text: string,
+  draftId: string,
+  conversationId: string,
+): Promise<Outcome> {
   const { ctx, row, message, log } = claimed
   const { sql } = ctx.deps
   let lastError: unknown
@@ -292,7 +325,9 @@ async function recordSent(claimed: Claimed, claim: Claim, text: string, draftId:
       })
       return {
         status: 'sent',
-        detail: recorded.secondMessageQueueId !== null ? `follow-up queued as ${recorded.secondMessageQueueId}` : undefined,
+        detail: recorded.secondMessageQueueId !== null
+          ? `follow-up queued as ${recorded.secondMessageQueueId}`
+          : undefined,
       }
     } catch (error) {
       lastError = error
@@ -303,7 +338,9 @@ async function recordSent(claimed: Claimed, claim: Claim, text: string, draftId:
   // The SMS went out but could not be recorded. The ledger row still says `sending`, so whatever
   // happens next, this message is never sent again (at worst it is dead-lettered as unknown when
   // its lease ends). Say what we know while we can.
-  const detail = `Missive accepted draft ${draftId} (conversation ${conversationId}) but recording it failed: ${String((lastError as Error)?.message ?? lastError)}`
+  const detail = `Missive accepted draft ${draftId} (conversation ${conversationId}) but recording it failed: ${
+    String((lastError as Error)?.message ?? lastError)
+  }`
   await sql.begin(async (tx) => {
     await markUnknown(tx, claim.ledgerId, 200, detail)
     await archiveMessage(tx, ctx.queue, row.msgId)

@@ -43,14 +43,19 @@ export interface BroadcastInput {
 }
 
 /** A broadcast that has run (not editable), linked to one segment, as upstream's test setup A. */
-export async function createBroadcast(db: Db, input: BroadcastInput = {}): Promise<{ broadcastId: number; segmentId: number }> {
+export async function createBroadcast(
+  db: Db,
+  input: BroadcastInput = {},
+): Promise<{ broadcastId: number; segmentId: number }> {
   const segmentId = await createSegment(db)
   const [row] = await db<{ id: number }[]>`
     INSERT INTO public.broadcasts (run_at, delay, editable, no_users, first_message, second_message)
     VALUES (now(), ${input.delay ?? 600}, false, 100, ${input.firstMessage ?? 'Test first message'},
             ${input.secondMessage ?? 'Test second message'})
     RETURNING id`
-  await db`INSERT INTO public.broadcasts_segments (broadcast_id, segment_id, ratio) VALUES (${row!.id}, ${segmentId}, 100)`
+  await db`INSERT INTO public.broadcasts_segments (broadcast_id, segment_id, ratio) VALUES (${
+    row!.id
+  }, ${segmentId}, 100)`
   return { broadcastId: row!.id, segmentId }
 }
 
@@ -74,7 +79,10 @@ export async function createCampaign(db: Db, input: CampaignInput = {}): Promise
   return row!.id
 }
 
-export function broadcastPayload(ids: { broadcastId: number; segmentId: number }, overrides: Partial<QueuedMessageInput> = {}): QueuedMessageInput {
+export function broadcastPayload(
+  ids: { broadcastId: number; segmentId: number },
+  overrides: Partial<QueuedMessageInput> = {},
+): QueuedMessageInput {
   return {
     recipient_phone_number: PHONE,
     broadcast_id: ids.broadcastId,
@@ -102,7 +110,11 @@ export function campaignPayload(campaignId: number, overrides: Partial<QueuedMes
   }
 }
 
-export async function enqueue(db: Db, payload: unknown, options: { queue?: QueueName; delay?: number } = {}): Promise<number> {
+export async function enqueue(
+  db: Db,
+  payload: unknown,
+  options: { queue?: QueueName; delay?: number } = {},
+): Promise<number> {
   return await sendMessage(db, options.queue ?? FIRST_MESSAGES_QUEUE, payload, options.delay ?? 0)
 }
 
@@ -114,12 +126,16 @@ export interface QueueRowView {
 }
 
 export async function queueRows(db: Db, queue: QueueName = FIRST_MESSAGES_QUEUE): Promise<QueueRowView[]> {
-  const rows = await db<QueueRowView[]>`SELECT msg_id::integer, read_ct, vt, message FROM ${db(`pgmq.q_${queue}`)} ORDER BY msg_id`
+  const rows = await db<QueueRowView[]>`SELECT msg_id::integer, read_ct, vt, message FROM ${
+    db(`pgmq.q_${queue}`)
+  } ORDER BY msg_id`
   return [...rows]
 }
 
 export async function archiveRows(db: Db, queue: QueueName = FIRST_MESSAGES_QUEUE): Promise<QueueRowView[]> {
-  const rows = await db<QueueRowView[]>`SELECT msg_id::integer, read_ct, vt, message FROM ${db(`pgmq.a_${queue}`)} ORDER BY msg_id`
+  const rows = await db<QueueRowView[]>`SELECT msg_id::integer, read_ct, vt, message FROM ${
+    db(`pgmq.a_${queue}`)
+  } ORDER BY msg_id`
   return [...rows]
 }
 
