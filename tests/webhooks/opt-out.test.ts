@@ -126,3 +126,24 @@ describe('replies by text, through user-actions', () => {
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
   })
 })
+
+describe('a confirmation note Missive never took', () => {
+  it('is posted by the next event of the same conversation, once', async () => {
+    await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: false })
+    fakes.missive.failNext(1, 'server-error', { path: '/v1/posts' })
+
+    expect((await userAction(textFromContact('STOP'))).status).toBe(502)
+    expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
+    expect(fakes.missive.posts).toEqual([])
+    // Missive never redelivered that event.
+    await db.sql`UPDATE public.webhook_posts SET created_at = now() - interval '2 minutes'`
+
+    expect((await userAction(textFromContact('thanks'))).status).toBe(200)
+    expect((await userAction(textFromContact('one more thing'))).status).toBe(200)
+
+    expect(fakes.missive.posts.map((post) => post.text)).toEqual([
+      `This phone number ${CONTACT_PHONE} has now been unsubscribed`,
+    ])
+    expect(await db.sql`SELECT 1 FROM public.webhook_posts WHERE posted_at IS NULL`).toHaveLength(0)
+  })
+})

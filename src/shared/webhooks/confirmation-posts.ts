@@ -61,3 +61,18 @@ export async function deliverConfirmationPosts(deps: Deps, keys: string[]): Prom
   }
   return failures
 }
+
+/**
+ * A note whose post failed and whose event Missive never redelivered would otherwise stay pending
+ * forever: any later event of the same conversation posts it. Failures here are only logged — they
+ * belong to an earlier event, not to the one being answered.
+ */
+export async function retryStalePosts(deps: Deps, conversationId: string, currentKeys: string[]): Promise<void> {
+  const stale = await deps.sql<{ key: string }[]>`
+    SELECT key FROM public.webhook_posts
+    WHERE conversation_id = ${conversationId} AND posted_at IS NULL AND created_at < now() - interval '1 minute'
+    ORDER BY created_at LIMIT 5`
+  const keys = stale.map((row) => row.key).filter((key) => !currentKeys.includes(key))
+  const failures = await deliverConfirmationPosts(deps, keys)
+  if (failures.length > 0) deps.log.warn('Earlier confirmation posts still failing', { conversationId, failures })
+}

@@ -6,7 +6,7 @@ import { maskPhone } from '../log/logger.ts'
 import { refreshLookupSummary } from '../lookup/refresh-summary.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { ingestComment } from './comments.ts'
-import { deliverConfirmationPosts } from './confirmation-posts.ts'
+import { deliverConfirmationPosts, retryStalePosts } from './confirmation-posts.ts'
 import {
   ingestAssigneeChange,
   ingestLabelChange,
@@ -228,6 +228,7 @@ async function afterCommit(
     await recordFailure(deps.sql, log, rawBody, rule, message)
     throw new AppError(502, message)
   }
+  await retryStalePosts({ ...deps, log }, conversationId, work.postKeys)
 }
 
 const RETRYABLE = new Set(['40P01', '40001']) // deadlock_detected, serialization_failure
