@@ -22,6 +22,7 @@ import { createFunctionApp } from '../src/shared/http/function-app.ts'
 import { signWebhookBody } from '../src/shared/http/webhook-signature.ts'
 import { createDeps } from '../src/shared/runtime/deps.ts'
 import { userActionFunction } from '../src/shared/webhooks/user-action-function.ts'
+import { incomingSms } from '../tests/webhooks/fixtures/missive-events.ts'
 
 const DURATION_MS = 10_000
 const WARMUP_MS = 1_500
@@ -37,69 +38,35 @@ const exampleEnv = parseEnvFile(readFileSync(`${root}.env.example`, 'utf8'))
 const phoneOf = (i: number) => `+1313${String(5_000_000 + i).padStart(7, '0')}`
 const conversationOf = (i: number) => `00000000-0000-4000-8000-${String(i).padStart(12, '0')}`
 
-/** A Missive incoming-SMS rule body (the reference fixture's shape) for person `i`. */
+/** The reference's incoming-SMS fixture, re-addressed to person `i`. */
 function incomingEvent(i: number, text: string): string {
   const phone = phoneOf(i)
   const conversation = conversationOf(i)
   const now = Math.floor(Date.now() / 1000)
-  return JSON.stringify({
-    rule: { id: '72e519db-e6ad-46ff-b8b7-a0b5a8275a5f', description: 'Incoming SMS', type: 'incoming_twilio_message' },
-    conversation: {
-      id: conversation,
-      created_at: now - 86_400,
-      subject: null,
-      latest_message_subject: `SMS with ${phone}`,
-      organization: { id: '7deec8a7-439a-414c-a10a-059142216786', name: 'Outlier' },
-      color: null,
-      authors: [{ name: OUTLIER, phone_number: OUTLIER }, { name: phone, phone_number: phone }],
-      external_authors: [{ name: phone, phone_number: phone }],
-      messages_count: 3,
-      drafts_count: 0,
-      send_later_messages_count: 0,
-      attachments_count: 0,
-      tasks_count: 0,
-      completed_tasks_count: 0,
-      users: [{
-        id: '2d98b928-c3be-4cc6-8087-0baa2235e86e',
-        name: 'User 1',
-        email: 'user@mail.com',
-        unassigned: true,
-        closed: false,
-        archived: false,
-        trashed: false,
-        junked: false,
-        assigned: false,
-        flagged: false,
-        snoozed: false,
-      }],
-      assignees: [],
-      assignee_names: '',
-      assignee_emails: '',
-      shared_label_names: '',
-      web_url: `https://mail.missiveapp.com/#inbox/conversations/${conversation}`,
-      app_url: `missive://mail.missiveapp.com/#inbox/conversations/${conversation}`,
-      team: {
-        id: 'fb0b601e-7d6e-4248-8882-4f129fdfe43c',
-        name: 'Outlier',
-        organization: '7deec8a7-439a-414c-a10a-059142216786',
-      },
-      shared_labels: [],
-    },
-    message: {
-      id: randomUUID(),
-      preview: text,
-      type: 'sms',
-      delivered_at: now,
-      updated_at: now,
-      created_at: now,
-      references: [`${OUTLIER}${phone}`],
-      from_field: { id: phone, name: phone, username: null },
-      to_fields: [{ id: OUTLIER, name: OUTLIER, username: null }],
-      external_id: `SM${randomUUID().replace(/-/g, '')}`,
-      attachments: [],
-      author: null,
-    },
+  const event = incomingSms()
+  Object.assign(event.conversation, {
+    id: conversation,
+    created_at: now - 86_400,
+    latest_message_subject: `SMS with ${phone}`,
+    authors: [{ name: OUTLIER, phone_number: OUTLIER }, { name: phone, phone_number: phone }],
+    external_authors: [{ name: phone, phone_number: phone }],
+    web_url: `https://mail.missiveapp.com/#inbox/conversations/${conversation}`,
+    app_url: `missive://mail.missiveapp.com/#inbox/conversations/${conversation}`,
   })
+  Object.assign(event.message, {
+    id: randomUUID(),
+    preview: text,
+    delivered_at: now,
+    updated_at: now,
+    created_at: now,
+    references: [`${OUTLIER}${phone}`],
+    from_field: { id: phone, name: phone, username: null },
+    to_fields: [{ id: OUTLIER, name: OUTLIER, username: null }],
+    account_author: { id: phone, name: phone, username: null },
+    account_recipients: [{ id: OUTLIER, name: OUTLIER, username: null }],
+    external_id: `SM${randomUUID().replace(/-/g, '')}`,
+  })
+  return JSON.stringify(event)
 }
 
 interface DriverResult {
