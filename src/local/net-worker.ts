@@ -75,13 +75,22 @@ export function startNetWorker(sql: Sql, log: Logger, options: { pollMs?: number
     }
   }
 
+  // A kick may have claimed rows whose deliveries are not in `inFlight` yet (its DELETE is still
+  // answering); drain waits for such dispatches too, or it could return before they are sent.
+  const dispatching = new Set<Promise<number>>()
+  const track = () => {
+    const run = dispatch().finally(() => dispatching.delete(run))
+    dispatching.add(run)
+    return run
+  }
   const drain = async () => {
-    const started = await dispatch()
+    const started = await track()
+    await Promise.allSettled([...dispatching])
     await Promise.allSettled([...inFlight])
     return started
   }
   const kick = () => {
-    if (!stopped) dispatch().catch((error) => log.error('net worker dispatch failed', { error }))
+    if (!stopped) track().catch((error) => log.error('net worker dispatch failed', { error }))
   }
 
   const listening = sql.listen('net_http_request', kick).catch((error) => {
