@@ -99,7 +99,7 @@ describe('calling functions from the database', () => {
 describe('Supabase-only grants', () => {
   it('give anon read access and Realtime to the tables the conversation sidebar watches, where Supabase has them', async () => {
     const { sql } = db
-    const text = await readFile(`${migrationsDir}/20250101000800_supabase_realtime.sql`, 'utf8')
+    const text = await readFile(`${migrationsDir}/20250601000800_supabase_realtime.sql`, 'utf8')
     // Locally there is no anon role or Realtime publication: the migration changed nothing.
     expect(await sql`SELECT policyname FROM pg_policies WHERE schemaname = 'public'`).toEqual([])
     await sql.unsafe(

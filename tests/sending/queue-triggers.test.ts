@@ -12,7 +12,7 @@ import {
 } from '../support/factories/sending.ts'
 import { callSendMessages } from './helpers.ts'
 
-// Migration 20250101000200: enqueueing kicks send-messages at once (once per statement, not per
+// Migration 20250601000200: enqueueing kicks send-messages at once (once per statement, not per
 // row) and makes sure the per-minute job exists; the job goes when its queue is empty, without
 // upstream's race.
 

@@ -60,7 +60,7 @@ export async function campaignProgress(sql: Sql, id: number): Promise<CampaignPr
     FULL JOIN queued q ON q.phone = l.phone AND q.is_second = l.is_second
     GROUP BY 1, 2`
   // An `unknown` send the Twilio reconcile found at Twilio is `sent` with no message_statuses row
-  // (no Missive ids); its Twilio status is on the ledger row (migration 20250101000700).
+  // (no Missive ids); its Twilio status is on the ledger row (migration 20250601000700).
   const [twilio] = await sql`
     WITH reconciled AS (
       SELECT recipient_phone_number AS phone, twilio_id, twilio_sent_status AS status

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.ts'
 import type { FailureEpisode, HygieneJob } from './episode.ts'
 
 // The ledger of what the failure jobs posted (`delivery_hygiene_actions`, migration
-// 20250101000600). Upstream kept none: the archive job could post to the same conversation every
+// 20250601000600). Upstream kept none: the archive job could post to the same conversation every
 // minute for 3 hours, and a failing post was retried every minute without backoff.
 
 /**

@@ -1,6 +1,6 @@
 /**
  * Every message status Twilio documents (providers.md §7), which the `twilio_status` enum holds
- * since migration 20250101000350, plus our own `delivery_unknown`. Upstream's enum knew 6 of them, so
+ * since migration 20250601000350, plus our own `delivery_unknown`. Upstream's enum knew 6 of them, so
  * one `queued` message stalled a whole reconcile page (upstream-functions.md §8.3 #15).
  */
 export const twilioStatuses = [

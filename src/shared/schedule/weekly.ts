@@ -10,7 +10,7 @@ export const SCHEDULE_TIME_ZONE = 'America/Detroit'
 
 /**
  * How late a due broadcast may still be triggered, and how old a `run_at_utc` `make` accepts.
- * Keep in step with `grace` in check_and_trigger_broadcast (migration 20250101000300).
+ * Keep in step with `grace` in check_and_trigger_broadcast (migration 20250601000300).
  */
 export const BROADCAST_GRACE_MINUTES = 30
 

@@ -2,7 +2,7 @@ import type { Db } from '../db/client.ts'
 import type { QueueName } from '../queue/index.ts'
 
 // Queries on public.message_sends, the at-most-once ledger (contract: migration
-// 20250101000150). One row per (broadcast or campaign, recipient, phase).
+// 20250601000150). One row per (broadcast or campaign, recipient, phase).
 //   `failed` with attempts < 3 and its queue message alive = a definite failure waiting for retry;
 //   `failed` whose queue message was archived = gave up. Nothing was sent in either case, so a
 //   `failed` row is the only state a new claim may take over.

@@ -2,7 +2,7 @@ import type { Config } from '../config/env.ts'
 import type { Db } from '../db/client.ts'
 
 // Pacing inside Missive's per-token windows (DESIGN.md "Sending guarantees"), decided in the
-// database by public.missive_rate_acquire (migration 20250101000200) so every drain, concurrent or
+// database by public.missive_rate_acquire (migration 20250601000200) so every drain, concurrent or
 // successive, shares one budget per token. Every Missive call the sender makes takes a slot first.
 
 export type TokenPurpose = 'first-messages' | 'second-messages' | 'read-conversation'

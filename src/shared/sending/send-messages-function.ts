@@ -6,7 +6,7 @@ import { drainQueue } from './drain.ts'
 
 // Called by the queue insert triggers (at once) and the per-minute jobs `send-first-messages`
 // ({"isSecond": false}) and `send-second-messages` ({"isSecond": true}); see migration
-// 20250101000200. Upstream sent one message per call every 2 s; one call here drains its queue
+// 20250601000200. Upstream sent one message per call every 2 s; one call here drains its queue
 // for up to SEND_DRAIN_SECONDS at the pace Missive's rate windows allow.
 const bodySchema = z.object({
   isSecond: z.boolean().nullish(),

@@ -48,4 +48,4 @@ CREATE TABLE IF NOT EXISTS public.twilio_reconcile_passes (
   CONSTRAINT twilio_reconcile_passes_kind_check CHECK (target_kind IN ('broadcast', 'campaign'))
 );
 COMMENT ON TABLE public.twilio_reconcile_passes IS
-  'The Twilio date range the current reconcile pass of a broadcast/campaign covers; see migration 20250101000700.';
+  'The Twilio date range the current reconcile pass of a broadcast/campaign covers; see migration 20250601000700.';

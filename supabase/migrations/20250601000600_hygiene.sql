@@ -41,7 +41,7 @@ CREATE TABLE IF NOT EXISTS public.delivery_hygiene_actions (
 CREATE INDEX IF NOT EXISTS delivery_hygiene_actions_conversation_idx
   ON public.delivery_hygiene_actions (missive_conversation_id, job) WHERE outcome = 'posted';
 COMMENT ON TABLE public.delivery_hygiene_actions IS
-  'What handle-failed-deliveries and archive-double-failures posted (or failed to post), once per failure episode; see migration 20250101000600.';
+  'What handle-failed-deliveries and archive-double-failures posted (or failed to post), once per failure episode; see migration 20250601000600.';
 
 -- Both jobs start from the phones that have a reconciled failure; this keeps their per-minute
 -- candidate query from ranking every status row ever written.

@@ -42,7 +42,7 @@ CREATE UNIQUE INDEX IF NOT EXISTS message_sends_once_per_phase
 CREATE INDEX IF NOT EXISTS message_sends_campaign_state_idx ON public.message_sends (campaign_id, state) WHERE campaign_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS message_sends_broadcast_state_idx ON public.message_sends (broadcast_id, state) WHERE broadcast_id IS NOT NULL;
 
-COMMENT ON TABLE public.message_sends IS 'At-most-once ledger of sends per (broadcast or campaign, recipient, phase); see migration 20250101000150.';
+COMMENT ON TABLE public.message_sends IS 'At-most-once ledger of sends per (broadcast or campaign, recipient, phase); see migration 20250601000150.';
 
 ALTER TABLE public.campaigns ADD COLUMN IF NOT EXISTS status text NOT NULL DEFAULT 'scheduled';
 DO $$

@@ -1,0 +1,7 @@
+-- Upstream's migration 20250506034003_add_campaign_personalized_recipients.sql (PublicDataWorks/txt-outlier-backend), intentionally empty here.
+--
+-- A database that already runs upstream lists this version in supabase_migrations.schema_migrations;
+-- the Supabase CLI refuses to push unless every remote version has a local file of the same version.
+-- This file exists only so that `supabase db push` works on such a database. On a fresh database
+-- it is applied (and recorded) as a no-op: the whole schema, in its final state, is built by the
+-- migrations from 20250601000000 on, which also adopt upstream's objects where they already exist.
