@@ -86,7 +86,9 @@ async function writeUpstreamFixture(sql: Sql): Promise<void> {
     RETURNING id`
   await sql`INSERT INTO audience_segments (name, description, query)
             VALUES ('Inactive', 'nobody', 'SELECT phone_number FROM public.authors WHERE false')`
-  await sql`INSERT INTO broadcast_settings (mon, wed, fri) VALUES ('09:00', '09:00', '09:00')`
+  // Every day, 6 hours from now (Detroit time): never due during the test.
+  await sql`INSERT INTO broadcast_settings (mon, tue, wed, thu, fri, sat, sun)
+            SELECT t, t, t, t, t, t, t FROM (SELECT ((now() + interval '6 hours') AT TIME ZONE 'America/Detroit')::time AS t) AS slot`
 
   // Broadcast history, 3 days ago.
   const [old] = await sql`

@@ -84,7 +84,8 @@ export async function checkRecentBroadcast(sql: Sql, now: Date): Promise<CheckRe
 /** Nothing should become due while the push and the deploy run. */
 export async function checkUpcomingSends(sql: Sql, now: Date): Promise<CheckResult> {
   const [tables] = await sql`SELECT to_regclass('public.broadcasts') IS NOT NULL
-                                AND to_regclass('public.campaigns') IS NOT NULL AS present`
+                                AND to_regclass('public.campaigns') IS NOT NULL
+                                AND to_regclass('public.broadcast_settings') IS NOT NULL AS present`
   if (!tables?.present) return ok(phase, 'upcoming sends', 'no broadcasts or campaigns tables yet')
   const due = await sql<{ kind: string; id: number; run_at: Date }[]>`
     SELECT 'broadcast' AS kind, id, run_at FROM public.broadcasts
@@ -92,13 +93,27 @@ export async function checkUpcomingSends(sql: Sql, now: Date): Promise<CheckResu
     UNION ALL
     SELECT 'campaign', id, run_at FROM public.campaigns
     WHERE NOT processed AND run_at BETWEEN ${now} AND ${now}::timestamptz + interval '30 minutes'
+    UNION ALL
+    -- Weekly slots are America/Detroit wall-clock times of the active schedule.
+    SELECT 'weekly schedule', s.id::integer, m.at FROM (
+      SELECT * FROM public.broadcast_settings WHERE active ORDER BY id DESC LIMIT 1) AS s
+    CROSS JOIN generate_series(date_trunc('minute', ${now}::timestamptz), ${now}::timestamptz + interval '30 minutes',
+                               interval '1 minute') AS m(at)
+    WHERE to_char(m.at AT TIME ZONE 'America/Detroit', 'HH24:MI') = to_char(
+      CASE extract(isodow FROM m.at AT TIME ZONE 'America/Detroit')::integer
+        WHEN 1 THEN s.mon WHEN 2 THEN s.tue WHEN 3 THEN s.wed WHEN 4 THEN s.thu
+        WHEN 5 THEN s.fri WHEN 6 THEN s.sat ELSE s.sun END, 'HH24:MI')
     ORDER BY run_at`
-  if (!due.length) return ok(phase, 'upcoming sends', 'no pinned broadcast or campaign is due in the next 30 minutes')
+  if (!due.length) return ok(phase, 'upcoming sends', 'no broadcast or campaign is due in the next 30 minutes')
   return fix(
     phase,
     'upcoming sends',
     `${
-      due.map((d) => `${d.kind} #${d.id} at ${d.run_at.toISOString()}`).join(', ')
+      due.map((d) =>
+        d.kind === 'weekly schedule'
+          ? `the weekly broadcast at ${d.run_at.toISOString()}`
+          : `${d.kind} #${d.id} at ${d.run_at.toISOString()}`
+      ).join(', ')
     } due within 30 minutes: cut over after it has run, or reschedule it`,
   )
 }
