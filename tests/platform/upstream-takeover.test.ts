@@ -72,10 +72,29 @@ async function queued(sql: Sql, queue: 'first' | 'second') {
     SELECT msg_id, message FROM ${sql(`pgmq.q_broadcast_${queue}_messages`)} ORDER BY msg_id`
 }
 
-/** Upstream's production state: history, a broadcast half sent, a reply, a STOP, campaigns, jobs. */
-async function writeUpstreamFixture(sql: Sql): Promise<void> {
+/**
+ * Production between upstream's 20250227 and 20250317 releases: check_and_run_campaigns scheduled a
+ * one-shot `delay-reconcile-twilio-status` which, two hours later, scheduled a per-minute
+ * `reconcile-twilio-status` job that nothing ever removed, both with the key in their command.
+ */
+async function runCampaignOfFebruary(sql: Sql): Promise<void> {
   await sql`SELECT vault.create_secret('http://edge.upstream.test/functions/v1/', 'edge_function_url')`
   await sql`SELECT vault.create_secret(${UPSTREAM_KEY}, 'secret_key')`
+  await sql.begin(async (tx) => {
+    const [c0] = await tx`
+      INSERT INTO campaigns (title, first_message, segments, run_at)
+      VALUES ('February campaign', 'C0 first', ${tx.json({ included: [{ id: LABEL }] })}, date_trunc('minute', now()))
+      RETURNING id`
+    ids.c0 = c0!.id
+    await tx`SELECT check_and_run_campaigns()`
+  })
+  const [delayed] = await sql`SELECT command FROM cron.job WHERE jobname = 'delay-reconcile-twilio-status'`
+  await sql.unsafe(delayed!.command) // what pg_cron ran two hours later
+  await sql`UPDATE campaigns SET run_at = now() - interval '280 days' WHERE id = ${ids.c0!}`
+}
+
+/** Upstream's production state: history, a broadcast half sent, a reply, a STOP, campaigns, jobs. */
+async function writeUpstreamFixture(sql: Sql): Promise<void> {
   await sql`INSERT INTO authors (phone_number, name) VALUES (${STATION}, 'Station')`
   await sql`INSERT INTO authors (phone_number, name) SELECT unnest(${A}::text[]), 'Reader'`
   await sql`INSERT INTO authors (phone_number, unsubscribed) VALUES (${UNSUBSCRIBED}, true)`
@@ -205,7 +224,7 @@ async function writeUpstreamFixture(sql: Sql): Promise<void> {
 
 describe.skipIf(!hasUpstreamMigrations)('taking over a database that upstream built', () => {
   beforeAll(async () => {
-    db = await createUpstreamDatabase()
+    db = await createUpstreamDatabase({ '20250227075436': runCampaignOfFebruary })
     fakes = await startFakes()
     await writeUpstreamFixture(db.sql)
     await removeCronShim(db.sql)
@@ -245,6 +264,8 @@ describe.skipIf(!hasUpstreamMigrations)('taking over a database that upstream bu
       expect(job(name)?.command, name).toContain(UPSTREAM_KEY)
     }
     expect(job(`unschedule-broadcast-reconcile-${ids.b1}`)?.command).toMatch(/cron\.unschedule\(/)
+    expect(job('reconcile-twilio-status')?.command).toContain(UPSTREAM_KEY)
+    expect(job('delay-reconcile-twilio-status')?.command).toContain(UPSTREAM_KEY)
   })
 
   it('the "before" checks say what to fix before pushing', () => {
@@ -294,6 +315,8 @@ describe.skipIf(!hasUpstreamMigrations)('taking over a database that upstream bu
       `start-broadcast-reconcile-${ids.b1}`,
       `start-campaign-reconcile-${ids.c1}`,
       `start-campaign-reconcile-${ids.c2}`,
+      // upstream's never-ending February job is handed to a (3-hour) pass of ours
+      `start-campaign-reconcile-${ids.c0}`,
     ].sort())
     expect(jobs.map((job) => job.jobname)).not.toContain('handle-failed-deliveries-daily')
   })
@@ -302,6 +325,7 @@ describe.skipIf(!hasUpstreamMigrations)('taking over a database that upstream bu
     const rows = await db.sql`SELECT id, status, processed FROM campaigns ORDER BY id`
     const status = Object.fromEntries(rows.map((row) => [row.id, row.status]))
     expect(status).toEqual({
+      [ids.c0!]: 'sent',
       [ids.c1!]: 'sending',
       [ids.c2!]: 'sent',
       [ids.c3!]: 'sending',

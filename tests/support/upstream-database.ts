@@ -60,7 +60,14 @@ export interface UpstreamDatabase {
   drop(): Promise<void>
 }
 
-export async function createUpstreamDatabase(): Promise<UpstreamDatabase> {
+/**
+ * `afterVersion`: what production did between two of upstream's releases, run right after the
+ * migration of that version (e.g. a campaign run by a version of check_and_run_campaigns that a
+ * later migration replaced).
+ */
+export async function createUpstreamDatabase(
+  afterVersion: Record<string, (sql: Sql) => Promise<void>> = {},
+): Promise<UpstreamDatabase> {
   const admin = createSql(databaseUrl('postgres'), { max: 1 })
   try {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${DATABASE} WITH (FORCE)`)
@@ -91,6 +98,7 @@ export async function createUpstreamDatabase(): Promise<UpstreamDatabase> {
       throw new Error(`upstream migration ${file} failed: ${(error as Error).message}`)
     })
     versions.push(version!)
+    await afterVersion[version!]?.(sql)
   }
 
   return {
