@@ -40,12 +40,14 @@ function twilioPages(): PageMessage[][] {
       to: phoneOf(i),
       status: 'delivered',
       dateSent: new Date(RUN_AT.getTime() + (i + 2) * 1000),
+      body: 'Text',
     })
     messages.push({
       sid: `SMsecond${i}`,
       to: phoneOf(i),
       status: 'undelivered',
       dateSent: new Date(RUN_AT.getTime() + (i + 902) * 1000),
+      body: 'Text',
     })
   }
   messages.sort((a, b) => b.dateSent!.getTime() - a.dateSent!.getTime())

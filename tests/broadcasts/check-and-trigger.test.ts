@@ -95,7 +95,7 @@ describe('check_and_trigger_broadcast: no missed runs, no double runs', () => {
       source: 'weekly',
       late_seconds: 0,
     })
-    expect((await makeRequests())[0].body).toEqual({ run_at_utc: '2025-06-11 13:00' })
+    expect((await makeRequests())[0].body).toEqual({ run_at_utc: '2025-06-11 13:00', slot_at_utc: '2025-06-11 13:00' })
   })
 
   it('catches up a missed minute within the grace period, once, and records how late', async () => {
@@ -212,5 +212,44 @@ describe('the cron job', () => {
     const [job] = await db
       .sql`SELECT schedule, command FROM cron.job WHERE jobname = 'check-and-trigger-broadcast-every-minute'`
     expect(job).toEqual({ schedule: '* * * * *', command: 'SELECT public.check_and_trigger_broadcast();' })
+  })
+})
+
+describe('check_and_trigger_broadcast: a slot within 2 hours after the last broadcast is skipped for good (issue 9 #1)', () => {
+  const skipRows = async () =>
+    await db.sql<{ slot_at: Date; source: string; skipped_reason: string | null }[]>`
+      SELECT slot_at, source, skipped_reason FROM public.broadcast_triggers ORDER BY slot_at`
+
+  it('a send-now 110 minutes before the weekly slot: the slot is never caught up when the guard expires', async () => {
+    // Weekly slot 13:00Z (09:00 Detroit); send-now at 11:10Z. Upstream-style guard measured from now:
+    // at 13:10 the slot (still inside its 30-minute grace) fired 600 s late — the same texts twice.
+    await createBroadcastSetting(db.sql, { wed: '09:00' })
+    await createBroadcast(db.sql, { editable: false, runAt: minutes(wed0900, -110) })
+    await createBroadcast(db.sql, { editable: true })
+    for (const offset of [0, 5, 9, 10, 11, 15, 20, 30]) {
+      const result = await check(db.sql, minutes(wed0900, offset))
+      expect(result.status, `tick at +${offset} min`).toBe('broadcast_ran_within_last_2_hours')
+    }
+    expect(await makeRequests()).toHaveLength(0)
+    const [skip] = await skipRows()
+    expect(skip).toMatchObject({ slot_at: wed0900, source: 'weekly' })
+    expect(skip.skipped_reason).toMatch(/within 2 hours after broadcast \d+/)
+  })
+
+  it('a pinned run_at within 2 hours after the last broadcast is skipped too, and stays skipped', async () => {
+    await createBroadcast(db.sql, { editable: false, runAt: minutes(wed0900, -100) })
+    await createBroadcast(db.sql, { editable: true, runAt: wed0900 })
+    expect((await check(db.sql, minutes(wed0900, 20))).status).toBe('broadcast_ran_within_last_2_hours')
+    expect((await check(db.sql, minutes(wed0900, 25))).status).toBe('broadcast_ran_within_last_2_hours')
+    expect(await makeRequests()).toHaveLength(0)
+    expect(await skipRows()).toEqual([expect.objectContaining({ slot_at: wed0900, source: 'run_at' })])
+  })
+
+  it('a missed slot with no broadcast in the 2 hours before it is still caught up', async () => {
+    await createBroadcastSetting(db.sql, { wed: '09:00' })
+    // Sent 2 h 01 min before the slot: outside the window.
+    await createBroadcast(db.sql, { editable: false, runAt: minutes(wed0900, -121) })
+    expect(await check(db.sql, minutes(wed0900, 10))).toMatchObject({ status: 'triggered', late_seconds: 600 })
+    expect(await skipRows()).toEqual([expect.objectContaining({ slot_at: wed0900, skipped_reason: null })])
   })
 })

@@ -115,7 +115,7 @@ describe('POST /make/', () => {
     const before = await broadcastRows(db.sql)
     const again = await make({ run_at_utc: RUN_AT_UTC })
     expect(again.status).toBe(409)
-    expect((await again.json()).message).toMatch(/less than 2 hours ago/)
+    expect((await again.json()).message).toMatch(/less than 2 hours before the slot/)
     expect(await broadcastRows(db.sql)).toEqual(before)
     expect(await queuedFirstMessages(db.sql)).toHaveLength(2)
   })
@@ -248,5 +248,37 @@ describe('POST /make/', () => {
   it('the schema allows only one editable broadcast', async () => {
     await createBroadcast(db.sql, { editable: true })
     await expect(createBroadcast(db.sql, { editable: true })).rejects.toThrow(/broadcasts_one_editable/)
+  })
+})
+
+describe('POST /make/: the 2-hour rule is measured from the slot, not from now (issue 9 #1)', () => {
+  it('refuses (409) when the last broadcast ran less than 2 hours before run_at_utc', async () => {
+    await setup()
+    // Sent at 11:10:10; make runs at 13:10:50 for the 13:10 tick. From now the guard has just expired.
+    await createBroadcast(db.sql, { editable: false, runAt: new Date('2025-06-11T11:10:10Z') })
+    const response = await makeApp({ now: new Date('2025-06-11T13:10:50Z') })({ run_at_utc: '2025-06-11 13:10' })
+    expect(response.status).toBe(409)
+    expect(await queuedFirstMessages(db.sql)).toHaveLength(0)
+  })
+
+  it('refuses (409) when the last broadcast ran less than 2 hours before the slot it was triggered for', async () => {
+    await setup()
+    await createBroadcast(db.sql, { editable: false, runAt: new Date('2025-06-11T11:05:00Z') })
+    const response = await makeApp({ now: new Date('2025-06-11T13:20:05Z') })({
+      run_at_utc: '2025-06-11 13:20',
+      slot_at_utc: '2025-06-11 13:00',
+    })
+    expect(response.status).toBe(409)
+    expect(await queuedFirstMessages(db.sql)).toHaveLength(0)
+  })
+
+  it('sends when the last broadcast ran more than 2 hours before the slot', async () => {
+    await setup()
+    await createBroadcast(db.sql, { editable: false, runAt: new Date('2025-06-11T10:59:00Z') })
+    const response = await makeApp({ now: new Date('2025-06-11T13:20:05Z') })({
+      run_at_utc: '2025-06-11 13:20',
+      slot_at_utc: '2025-06-11 13:00',
+    })
+    expect(response.status).toBe(200)
   })
 })

@@ -316,6 +316,36 @@ describe('POST /campaigns/:id/test/', () => {
     expect(fakes.missive.drafts).toHaveLength(0)
   })
 
+  it('refuses (409, naming why) a test send to an unsubscribed or excluded number: nothing reaches Missive', async () => {
+    const id = await createCampaign(db.sql, { firstMessage: 'Polls open at 7' })
+    await createAuthor(db.sql, '+13135550188')
+    await db.sql`UPDATE public.authors SET unsubscribed = true WHERE phone_number = '+13135550188'`
+    await createAuthor(db.sql, '+13135550177')
+    await db.sql`UPDATE public.authors SET exclude = true WHERE phone_number = '+13135550177'`
+
+    const unsubscribed = await api().post(`/${id}/test/`, { phoneNumber: '313-555-0188' })
+    expect(unsubscribed.status).toBe(409)
+    expect(unsubscribed.body.message).toMatch(/unsubscribed/)
+    const excluded = await api().post(`/${id}/test/`, { phoneNumber: '+13135550177' })
+    expect(excluded.status).toBe(409)
+    expect(excluded.body.message).toMatch(/excluded/)
+    expect(fakes.missive.drafts).toHaveLength(0)
+  })
+
+  it("counts against the first-message token's rate windows like every other send", async () => {
+    const id = await createCampaign(db.sql, { firstMessage: 'Polls open at 7' })
+    const limited = api({ env: { MISSIVE_MAX_PER_MINUTE: '1' } })
+    expect((await limited.post(`/${id}/test/`, { phoneNumber: '3135550199' })).status).toBe(200)
+    const [{ count }] = await db.sql`
+      SELECT count(*)::int AS count FROM public.missive_requests WHERE purpose = 'first-messages' AND finished_at IS NOT NULL`
+    expect(count).toBe(1)
+    // The minute's only slot is taken: the second test send is refused, not sent past the window.
+    const second = await limited.post(`/${id}/test/`, { phoneNumber: '3135550198' })
+    expect(second.status).toBe(429)
+    expect(Number(second.headers.get('retry-after'))).toBeGreaterThan(0)
+    expect(fakes.missive.drafts).toHaveLength(1)
+  })
+
   it('answers 502 when Missive does not send it, and 404 for an unknown campaign', async () => {
     const id = await createCampaign(db.sql)
     fakes.missive.failNext(1, 'server-error')

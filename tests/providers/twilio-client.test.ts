@@ -60,6 +60,8 @@ describe('listMessagesPage', () => {
       from: FROM_PHONE,
       status: 'delivered',
       dateSent: at('18:05:00'),
+      dateCreated: at('18:05:00'),
+      body: '',
     })
 
     const [request] = fake.requests
@@ -71,6 +73,29 @@ describe('listMessagesPage', () => {
       PageSize: '2',
     })
     expect(fake.requests[1]!.query.PageToken).toBe(first.nextPageToken)
+  })
+
+  it('lists one number without a date filter, so messages Twilio has not sent yet are there too', async () => {
+    const stuck = fake.addMessage({ from: FROM_PHONE, to: '+13135550199', status: 'queued', body: 'Hi' })
+    expect(stuck.dateSent).toBeNull()
+    fake.addMessage({ from: FROM_PHONE, to: '+13135550199', status: 'delivered', dateSent: at('18:03:00') })
+    fake.addMessage({ from: FROM_PHONE, to: '+13135550100', status: 'delivered', dateSent: at('18:04:00') })
+
+    const { messages, complete } = await client().listMessagesTo({
+      to: '+13135550199',
+      from: FROM_PHONE,
+      createdSince: at('18:00:00'),
+    })
+
+    expect(complete).toBe(true)
+    expect(messages.map((m) => [m.status, m.dateSent?.toISOString() ?? null, m.body])).toEqual([
+      ['queued', null, 'Hi'],
+      ['delivered', '2025-01-15T18:03:00.000Z', ''],
+    ])
+    expect(fake.requests.at(-1)!.query).toEqual({ To: '+13135550199', From: FROM_PHONE, PageSize: '50' })
+    // A DateSent filter (the reconcile pass's listing) cannot show it.
+    const page = await client().listMessagesPage({ from: FROM_PHONE, dateSentAfter: at('18:00:00'), pageSize: 50 })
+    expect(page.messages.map((m) => m.sid)).not.toContain(stuck.sid)
   })
 
   it('passes through statuses our enum does not know', async () => {

@@ -62,14 +62,15 @@ describe('POST /reconcile-twilio-status/', () => {
     })
     await db.sql`SELECT public.start_twilio_reconcile('broadcast', ${broadcastId})`
 
-    const sms = (to: string, minutes: number, status: string, sid: string) =>
-      fakes.twilio.addMessage({ to, from: SOURCE_PHONE, status, dateSent: minutesAfter(RUN_AT, minutes), sid })
-    sms(ALICE, 1, 'delivered', 'SMalice1')
-    sms(BOB, 1, 'sent', 'SMbob1')
-    sms(ALICE, 11, 'undelivered', 'SMalice2')
-    sms(BOB, 11, 'failed', 'SMbob2')
+    // Bodies are what the rows sent (createStatusRow: 'First message' / 'Second message').
+    const sms = (to: string, minutes: number, status: string, sid: string, body: string) =>
+      fakes.twilio.addMessage({ to, from: SOURCE_PHONE, status, dateSent: minutesAfter(RUN_AT, minutes), sid, body })
+    sms(ALICE, 1, 'delivered', 'SMalice1', 'First message')
+    sms(BOB, 1, 'sent', 'SMbob1', 'First message')
+    sms(ALICE, 11, 'undelivered', 'SMalice2', 'Second message')
+    sms(BOB, 11, 'failed', 'SMbob2', 'Second message')
     // Alice replied and an editor answered her from the same number in Missive: not a broadcast SMS.
-    sms(ALICE, 45, 'delivered', 'SMaliceManual')
+    sms(ALICE, 45, 'delivered', 'SMaliceManual', 'Thanks, we will look into it')
     // Another sender's message to Alice is outside the From filter.
     fakes.twilio.addMessage({ to: ALICE, from: '+18005550999', dateSent: minutesAfter(RUN_AT, 2), sid: 'SMother' })
 
@@ -126,6 +127,7 @@ describe('POST /reconcile-twilio-status/', () => {
       status: 'delivered',
       dateSent: minutesAfter(RUN_AT, 0.5),
       sid: 'SMc1',
+      body: 'First message',
     })
 
     const { status, body } = await reconcile({ campaignId })
@@ -195,6 +197,7 @@ describe('POST /reconcile-twilio-status/', () => {
         status,
         dateSent: minutesAfter(RUN_AT, i + 1),
         sid: `SMstatus${i}`,
+        body: 'First message',
       })
     }
 
@@ -235,6 +238,7 @@ describe('POST /reconcile-twilio-status/', () => {
           status: 'delivered',
           dateSent: new Date(RUN_AT.getTime() + (i + 2) * 1000),
           sid: `SMfirst${i}`,
+          body: 'First',
         })
         fakes.twilio.addMessage({
           to,
@@ -242,6 +246,7 @@ describe('POST /reconcile-twilio-status/', () => {
           status: 'undelivered',
           dateSent: new Date(RUN_AT.getTime() + (i + 902) * 1000),
           sid: `SMsecond${i}`,
+          body: 'Second',
         })
       }
       await db.sql`SELECT public.start_twilio_reconcile('broadcast', ${broadcastId})`

@@ -69,7 +69,7 @@ describe('POST /reconcile-twilio-status/status-callback', () => {
     expect(row).toMatchObject({ twilio_id: 'SMa', twilio_sent_status: 'undelivered', updated_at: NOW })
   })
 
-  it('without a known SID, takes the newest un-reconciled row for To from the last 24 hours', async () => {
+  it('without a known SID, takes the newest un-reconciled row for To with that text from the last 24 hours', async () => {
     const broadcastId = await createSentBroadcast(db.sql, { runAt: minutesAfter(NOW, -60 * 30) })
     const stale = await createStatusRow(db.sql, { phone: ALICE, broadcastId, createdAt: minutesAfter(NOW, -60 * 25) })
     const older = await createStatusRow(db.sql, { phone: ALICE, broadcastId, createdAt: minutesAfter(NOW, -30) })
@@ -80,7 +80,8 @@ describe('POST /reconcile-twilio-status/status-callback', () => {
       createdAt: minutesAfter(NOW, -1),
     })
 
-    expect((await callback(params('SMnew', 'sent'))).status).toBe(200)
+    // Twilio's callback carries no body unless configured to; the fallback needs it (issue 9 #6).
+    expect((await callback(params('SMnew', 'sent', { Body: 'Second message' }))).status).toBe(200)
 
     const rows = new Map((await statusRows(db.sql)).map((row) => [row.id, row]))
     expect(rows.get(newest)).toMatchObject({ twilio_id: 'SMnew', twilio_sent_status: 'sent', twilio_sent_at: NOW })
@@ -90,6 +91,19 @@ describe('POST /reconcile-twilio-status/status-callback', () => {
     // The next callback for the same SMS finds it by SID, not by recipient.
     await callback(params('SMnew', 'delivered'))
     expect((await statusRows(db.sql)).filter((row) => row.twilio_id === 'SMnew').map((row) => row.id)).toEqual([newest])
+  })
+
+  it("never gives a staff reply's SMS (another body) to a broadcast row, nor uses the fallback without a body (issue 9 #6)", async () => {
+    const broadcastId = await createSentBroadcast(db.sql, { runAt: minutesAfter(NOW, -60) })
+    const first = await createStatusRow(db.sql, { phone: ALICE, broadcastId, createdAt: minutesAfter(NOW, -30) })
+
+    await callback(params('SMstaff', 'delivered', { Body: 'Thanks, we will look into it' }))
+    await callback(params('SMnobody', 'delivered'))
+    expect((await statusRows(db.sql)).find((row) => row.id === first)).toMatchObject({ twilio_id: null })
+
+    // The broadcast's own SMS (its text) takes the row.
+    await callback(params('SMfirst', 'sent', { Body: 'First message' }))
+    expect((await statusRows(db.sql)).find((row) => row.id === first)).toMatchObject({ twilio_id: 'SMfirst' })
   })
 
   it('does not move a final status back when callbacks arrive out of order', async () => {

@@ -77,6 +77,8 @@ export interface TwilioFake {
 }
 
 const API_VERSION = '2010-04-01'
+/** Statuses of a message Twilio holds but has not sent: `date_sent` is null (providers.md §7). */
+const NOT_YET_SENT = new Set(['queued', 'accepted', 'scheduled'])
 const DAY_MS = 86_400_000
 
 export async function startTwilioFake(options: TwilioFakeOptions): Promise<TwilioFake> {
@@ -160,14 +162,21 @@ export async function startTwilioFake(options: TwilioFakeOptions): Promise<Twili
 
   const addMessage = (input: AddTwilioMessageInput): FakeTwilioMessage => {
     const created = now()
-    const dateSent = input.dateSent === undefined ? created : input.dateSent === null ? null : new Date(input.dateSent)
+    const status = input.status ?? 'delivered'
+    // As Twilio: a message it has not sent yet (queued, accepted, scheduled) has no DateSent, so a
+    // `DateSent` filter never lists it; only a listing without one (e.g. by `To`) does.
+    const dateSent = input.dateSent === undefined
+      ? (NOT_YET_SENT.has(status) ? null : created)
+      : input.dateSent === null
+      ? null
+      : new Date(input.dateSent)
     if (dateSent && Number.isNaN(dateSent.getTime())) throw new Error(`Unparseable dateSent ${String(input.dateSent)}`)
     const message: FakeTwilioMessage = {
       sid: input.sid ?? `SM${crypto.randomUUID().replace(/-/g, '')}`,
       from: input.from,
       to: input.to,
       body: input.body ?? '',
-      status: input.status ?? 'delivered',
+      status,
       direction: input.direction ?? 'outbound-api',
       dateCreated: dateSent && dateSent < created ? dateSent : created,
       dateSent,
@@ -190,6 +199,8 @@ export async function startTwilioFake(options: TwilioFakeOptions): Promise<Twili
       const message = messages.find((candidate) => candidate.sid === sid)
       if (!message) throw new Error(`No fake Twilio message ${sid}`)
       message.status = status
+      // Leaving Twilio's queue is when it gets its DateSent.
+      if (message.dateSent === null && !NOT_YET_SENT.has(status)) message.dateSent = now()
       message.errorCode = error?.code ?? null
       message.errorMessage = error?.message ?? null
       message.dateUpdated = now()

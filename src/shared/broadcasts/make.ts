@@ -18,12 +18,12 @@ const utcMinute = (date: Date) => date.toISOString().slice(0, 16).replace('T', '
  * week's broadcast; a call up to the grace period late is now accepted (and logged as late), one
  * from the future or malformed is a 400.
  */
-export function parseRunAtUtc(value: string, now: Date): { runAt: Date; lateMinutes: number } {
-  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$/.exec(value)
-  const runAt = match ? new Date(Date.UTC(+match[1], +match[2] - 1, +match[3], +match[4], +match[5])) : null
-  if (!runAt || utcMinute(runAt) !== value) {
-    throw badRequest(`Invalid run_at_utc: expected "YYYY-MM-DD HH:MM" (UTC), received ${JSON.stringify(value)}`)
-  }
+export function parseRunAtUtc(
+  value: string,
+  now: Date,
+  slotValue?: string,
+): { runAt: Date; slotAt: Date; lateMinutes: number } {
+  const runAt = parseUtcMinute('run_at_utc', value)
   const nowMinute = Math.floor(now.getTime() / MINUTE) * MINUTE
   const earliest = nowMinute - BROADCAST_GRACE_MINUTES * MINUTE
   if (runAt.getTime() > nowMinute || runAt.getTime() < earliest) {
@@ -33,7 +33,25 @@ export function parseRunAtUtc(value: string, now: Date): { runAt: Date; lateMinu
       }, Received: ${value}`,
     )
   }
-  return { runAt, lateMinutes: (nowMinute - runAt.getTime()) / MINUTE }
+  // The slot lies at or before the tick that fired for it, within the grace period.
+  const slotAt = slotValue === undefined ? runAt : parseUtcMinute('slot_at_utc', slotValue)
+  if (slotAt.getTime() > runAt.getTime() || slotAt.getTime() < runAt.getTime() - BROADCAST_GRACE_MINUTES * MINUTE) {
+    throw badRequest(
+      `Invalid slot_at_utc: expected between ${
+        utcMinute(new Date(runAt.getTime() - BROADCAST_GRACE_MINUTES * MINUTE))
+      } and ${value}, received ${slotValue}`,
+    )
+  }
+  return { runAt, slotAt, lateMinutes: (nowMinute - runAt.getTime()) / MINUTE }
+}
+
+function parseUtcMinute(field: string, value: string): Date {
+  const match = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2})$/.exec(value)
+  const at = match ? new Date(Date.UTC(+match[1], +match[2] - 1, +match[3], +match[4], +match[5])) : null
+  if (!at || utcMinute(at) !== value) {
+    throw badRequest(`Invalid ${field}: expected "YYYY-MM-DD HH:MM" (UTC), received ${JSON.stringify(value)}`)
+  }
+  return at
 }
 
 export interface MadeBroadcast {
@@ -43,7 +61,10 @@ export interface MadeBroadcast {
 }
 
 /** The scheduled run: hands the upcoming broadcast over unless one was sent less than 2 h ago. */
-export async function makeBroadcast(deps: Deps, trigger: { runAt: Date; lateMinutes: number }): Promise<MadeBroadcast> {
+export async function makeBroadcast(
+  deps: Deps,
+  trigger: { runAt: Date; slotAt?: Date; lateMinutes: number },
+): Promise<MadeBroadcast> {
   const now = deps.now()
   const log = deps.log.child({ runAtUtc: utcMinute(trigger.runAt) })
   const handOver = await handOverUpcomingBroadcast(deps.sql, {
@@ -60,10 +81,15 @@ export async function makeBroadcast(deps: Deps, trigger: { runAt: Date; lateMinu
           },
         )
       }
-      const recent = await findSentSince(tx, new Date(now.getTime() - MIN_GAP_BETWEEN_BROADCASTS_MS))
+      // The 2-hour rule is measured from the slot (the same rule as check_and_trigger_broadcast):
+      // measured from now, a slot 90–120 min after a send-now went out as soon as the guard expired.
+      const slotAt = trigger.slotAt ?? trigger.runAt
+      const recent = await findSentSince(tx, new Date(slotAt.getTime() - MIN_GAP_BETWEEN_BROADCASTS_MS))
       if (recent) {
         throw conflict(
-          `Broadcast ${recent.id} was sent at ${recent.runAt.toISOString()}, less than 2 hours ago; not sending another`,
+          `Broadcast ${recent.id} was sent at ${recent.runAt.toISOString()}, less than 2 hours before the slot ${
+            utcMinute(slotAt)
+          }; not sending another`,
           {
             broadcastId: recent.id,
           },

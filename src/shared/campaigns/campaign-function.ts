@@ -24,7 +24,7 @@ import {
   updateCampaignSchema,
   zod3Messages,
 } from './schemas.ts'
-import { sendTestMessage } from './test-send.ts'
+import { sendTestMessage, TestSendRateLimited } from './test-send.ts'
 import { updateCampaign } from './update-campaign.ts'
 
 // The sidebar's campaign API (upstream-functions.md §2.9, clients.md §1.5–1.7), served as
@@ -38,7 +38,7 @@ import { updateCampaign } from './update-campaign.ts'
 //   POST   /:id/pause|resume|cancel/  lifecycle → campaign (409 {message, status} when illegal)
 //   POST   /:id/retry-failed/      {requeued, skippedUnknown, skippedIneligible, alreadyQueued, missingMessage}
 //   GET    /:id/progress/          {total, queued, sending, sent, delivered, failed, unknown, skipped, percent, …}
-//   POST   /:id/test/ {phoneNumber} the first message to one number, outside the campaign
+//   POST   /:id/test/ {phoneNumber} the first message to one number, outside the campaign (409 opted-out number, 429 rate windows full)
 
 /** Larger uploads are refused with 413 before they are read (a CSV of 700 000 numbers fits). */
 export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024
@@ -145,7 +145,14 @@ export const campaignFunction: FunctionDefinition = {
     app.post('/:id/test', async (c) => {
       const id = campaignId(c.req.param('id'))
       const { phoneNumber } = parse(testSendSchema, await readJson(c), issueFormats.create)
-      return c.json(await sendTestMessage(deps.sql, deps.missive, deps.log, id, phoneNumber))
+      try {
+        return c.json(await sendTestMessage(deps, id, phoneNumber))
+      } catch (error) {
+        // The one answer that carries a header: when to try again.
+        if (!(error instanceof TestSendRateLimited)) throw error
+        c.header('Retry-After', String(error.retryAfterSeconds))
+        return c.json({ message: error.message, ...error.extra }, 429)
+      }
     })
 
     return app

@@ -12,6 +12,12 @@ import {
 // Lifecycle: draft/scheduled → sending → sent, plus paused, cancelled and failed. The sender reads
 // campaigns.status before each send: `paused` holds the campaign's messages, `cancelled` skips them
 // (ledger `skipped`); check_and_run_campaigns only starts `scheduled` campaigns.
+//
+// Pausing also parks the campaign's queued messages, in the same transaction as the status change
+// (park_campaign_messages, migration 20261130110200): re-read and deferred every minute, they sat
+// ahead of everything enqueued after them, so a broadcast behind a large paused campaign waited.
+// Resume and cancel bring them back, in their original order (cancel so that the sender records
+// each one as skipped rather than leaving it parked for ever).
 
 export type LifecycleAction = 'pause' | 'resume' | 'cancel'
 
@@ -57,6 +63,8 @@ export async function changeCampaignStatus(
           run_at = CASE WHEN ${action === 'resume'} AND NOT processed AND run_at < ${now} THEN ${now} ELSE run_at END
       WHERE id = ${id}
       RETURNING *, floor(extract(epoch FROM run_at))::bigint AS run_at_seconds`
+    if (action === 'pause') await tx`SELECT public.park_campaign_messages(${id})`
+    else await tx`SELECT public.unpark_campaign_messages(${id})`
     return formatCampaign(row)
   })
   log.info(`campaign ${action}`, { campaignId: id, status: campaign.status })

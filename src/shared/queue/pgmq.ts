@@ -88,10 +88,11 @@ export async function setVisibleIn(db: Db, queue: QueueName, msgId: number, seco
 
 /** Milliseconds until the next message becomes visible (0 if one is visible now), null if the queue is empty. */
 export async function nextVisibleInMs(db: Db, queue: QueueName): Promise<number | null> {
-  const [row] = await db<{ ms: number | null }[]>`
-    -- greatest() ignores NULL, so an empty queue must stay NULL explicitly.
+  const [row] = await db<{ ms: string | null }[]>`
+    -- greatest() ignores NULL, so an empty queue must stay NULL explicitly. bigint: a parked
+    -- message (paused campaign) is years ahead, beyond an integer of milliseconds.
     SELECT CASE WHEN min(vt) IS NULL THEN NULL
-                ELSE greatest(0, ceil(extract(epoch FROM min(vt) - clock_timestamp()) * 1000))::integer END AS ms
+                ELSE greatest(0, ceil(extract(epoch FROM min(vt) - clock_timestamp()) * 1000))::bigint END AS ms
     FROM ${db(`pgmq.q_${queue}`)}`
-  return row?.ms ?? null
+  return row?.ms == null ? null : Number(row.ms)
 }

@@ -7,6 +7,8 @@ export interface PageMessage {
   to: string
   status: TwilioStatus
   dateSent: Date | null
+  /** What Twilio says was sent: an SMS without a SID is paired only with a row whose text this is. */
+  body: string
 }
 
 const ownerTable = (ref: TargetRef) => (ref.kind === 'broadcast' ? 'broadcasts' : 'campaigns')
@@ -37,7 +39,13 @@ export async function applyPage(
   messages: PageMessage[],
   now: Date,
 ): Promise<{ bySid: number; staged: number } | null> {
-  const rows = messages.map((m) => ({ sid: m.sid, to_phone: m.to, status: m.status, date_sent: m.dateSent }))
+  const rows = messages.map((m) => ({
+    sid: m.sid,
+    to_phone: m.to,
+    status: m.status,
+    date_sent: m.dateSent,
+    body: m.body,
+  }))
   const [counts] = await db<{ advanced: boolean; by_sid: number; staged: number }[]>`
     WITH advanced AS (
       UPDATE ${db('public.' + ownerTable(ref))} SET twilio_paging = ${cursor.to}::text
@@ -45,10 +53,10 @@ export async function applyPage(
       RETURNING id
     ),
     page AS (
-      SELECT DISTINCT ON (m.sid) m.sid, m.to_phone, m.status, m.date_sent
+      SELECT DISTINCT ON (m.sid) m.sid, m.to_phone, m.status, m.date_sent, m.body
       FROM jsonb_to_recordset(${
     db.json(rows)
-  }) AS m(sid text, to_phone text, status public.twilio_status, date_sent timestamptz)
+  }) AS m(sid text, to_phone text, status public.twilio_status, date_sent timestamptz, body text)
       WHERE EXISTS (SELECT 1 FROM advanced)
     ),
     by_sid AS (
@@ -61,12 +69,13 @@ export async function applyPage(
       RETURNING ms.twilio_id
     ),
     staged AS (
-      INSERT INTO public.twilio_reconcile_messages (target_kind, target_id, sid, to_phone, status, date_sent, staged_at)
-      SELECT ${ref.kind}, ${ref.id}, p.sid, p.to_phone, p.status, p.date_sent, ${now}
+      INSERT INTO public.twilio_reconcile_messages (target_kind, target_id, sid, to_phone, status, date_sent, body, staged_at)
+      SELECT ${ref.kind}, ${ref.id}, p.sid, p.to_phone, p.status, p.date_sent, p.body, ${now}
       FROM page p
       WHERE NOT EXISTS (SELECT 1 FROM by_sid b WHERE b.twilio_id = p.sid)
       ON CONFLICT (target_kind, target_id, sid)
-        DO UPDATE SET to_phone = EXCLUDED.to_phone, status = EXCLUDED.status, date_sent = EXCLUDED.date_sent, staged_at = EXCLUDED.staged_at
+        DO UPDATE SET to_phone = EXCLUDED.to_phone, status = EXCLUDED.status, date_sent = EXCLUDED.date_sent,
+                      body = EXCLUDED.body, staged_at = EXCLUDED.staged_at
       RETURNING 1
     )
     SELECT EXISTS (SELECT 1 FROM advanced) AS advanced,
@@ -77,11 +86,13 @@ export async function applyPage(
 
 /**
  * End of a pass: pairs each recipient's un-reconciled rows of this broadcast/campaign (twilio_id
- * IS NULL), in the order they were written, with that recipient's staged SMSs, in the order Twilio
- * sent them: the first-message row gets the earlier SMS, the follow-up the later one. Surplus SMSs
- * (a reply typed in Missive after the broadcast, from the same number) come after the broadcast's
- * and stay unpaired. Upstream instead gave every message the recipient's latest row, newest first,
- * so the follow-up row ended up with the first message's status and the first row with nothing.
+ * IS NULL) with that recipient's staged SMSs. An SMS qualifies only when no row of ANY broadcast,
+ * campaign or phase claims its SID (message_statuses or the ledger) and its body is the text the
+ * row sent (message_statuses.message, i.e. after link shortening; whitespace-insensitive,
+ * public.sms_text_key). Among equal texts, the row written first takes the SMS sent first.
+ * Pairing by recipient and time order alone took any SMS from the broadcast number — another
+ * campaign's, a test send's, a staff reply — so a row could carry another message's status.
+ * Upstream gave every message the recipient's latest row, newest first.
  */
 export async function pairStaged(
   db: Db,
@@ -94,8 +105,9 @@ export async function pairStaged(
   await db`ANALYZE public.twilio_reconcile_messages`
   const [counts] = await db<{ paired: number; staged: number; open_rows: number }[]>`
     WITH leftover AS (
-      SELECT s.sid, s.to_phone, s.status, s.date_sent,
-             row_number() OVER (PARTITION BY s.to_phone ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
+      SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
+             row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
+                                ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
       FROM public.twilio_reconcile_messages s
       WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
         AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
@@ -103,8 +115,9 @@ export async function pairStaged(
         AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)
     ),
     open_rows AS (
-      SELECT ms.id, ms.recipient_phone_number,
-             row_number() OVER (PARTITION BY ms.recipient_phone_number ORDER BY ms.created_at, ms.is_second, ms.id) AS rn
+      SELECT ms.id, ms.recipient_phone_number, public.sms_text_key(ms.message) AS text_key,
+             row_number() OVER (PARTITION BY ms.recipient_phone_number, public.sms_text_key(ms.message)
+                                ORDER BY ms.created_at, ms.is_second, ms.id) AS rn
       FROM public.message_statuses ms
       WHERE ms.${db(ownerColumn(ref.kind))} = ${ref.id} AND ms.twilio_id IS NULL
         AND ms.recipient_phone_number IN (SELECT to_phone FROM leftover)
@@ -116,7 +129,7 @@ export async function pairStaged(
         twilio_sent_at = l.date_sent,
         updated_at = ${now}
       FROM open_rows o
-      JOIN leftover l ON l.to_phone = o.recipient_phone_number AND l.rn = o.rn
+      JOIN leftover l ON l.to_phone = o.recipient_phone_number AND l.text_key = o.text_key AND l.rn = o.rn
       WHERE ms.id = o.id AND ms.twilio_id IS NULL
       RETURNING ms.id
     )

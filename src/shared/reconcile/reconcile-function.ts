@@ -4,6 +4,7 @@ import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { reconcilePass } from './reconcile-pass.ts'
+import { settleUnknownSends } from './settle-unknown.ts'
 import { applyStatusCallback, decodeForm, verifyCallback } from './status-callback.ts'
 import type { TargetRef } from './target.ts'
 
@@ -36,6 +37,13 @@ function routes(deps: Deps) {
     const target = parseTarget(await readJson(c))
     const summary = await reconcilePass(deps, target)
     return c.json({ [`${target.kind}Id`]: target.id, ...summary })
+  })
+
+  // Every minute while `unknown` sends wait (cron `settle-unknown-sends`): a Twilio lookup of each
+  // one's number settles it as sent (and queues a still-timely follow-up) or not sent (re-queued).
+  app.post('/settle-unknown', async (c) => {
+    await readJson(c)
+    return c.json(await settleUnknownSends(deps))
   })
 
   // Twilio's status callback: no apikey (Twilio cannot send one), so the signature is the gate.

@@ -4,6 +4,7 @@ import { TwilioRequestError } from '../twilio/index.ts'
 import { applyPage, clearStaged, type Cursor, type PageMessage, pairStaged, stopJobs } from './page-queries.ts'
 import { loadTarget, type TargetRef, windowEnd } from './target.ts'
 import { storableStatus } from './twilio-statuses.ts'
+import { settleUnknownSends } from './settle-unknown.ts'
 import { type PassCoverage, recordPassCoverage, resolveUnknownSends, type UnknownResolution } from './unknown-sends.ts'
 
 export const PAGE_SIZE = 300
@@ -93,7 +94,7 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
     const messages: PageMessage[] = page.messages.map((message) => {
       const { status, known } = storableStatus(message.status)
       if (!known) unknown++
-      return { sid: message.sid, to: message.to, status, dateSent: message.dateSent }
+      return { sid: message.sid, to: message.to, status, dateSent: message.dateSent, body: message.body }
     })
     const last = page.nextPageToken === null
 
@@ -151,6 +152,17 @@ export async function reconcilePass(deps: Deps, ref: TargetRef, options: PassOpt
       break
     }
     token = page.nextPageToken
+  }
+  if (summary.done && (summary.unknownRemaining ?? 0) > 0) {
+    // What the pass could not prove went out: a lookup of each number, not-yet-sent messages
+    // included, settles it (the pass's `DateSent>` listing cannot prove an SMS does not exist).
+    const settled = await settleUnknownSends(deps, { target: ref })
+    summary.unknownResolvedSent += settled.resolvedSent
+    summary.unknownResolvedNotSent += settled.resolvedNotSent
+    const owner = deps.sql(ref.kind === 'broadcast' ? 'broadcast_id' : 'campaign_id')
+    const [{ remaining }] = await deps.sql<{ remaining: number }[]>`
+      SELECT count(*)::int AS remaining FROM public.message_sends WHERE ${owner} = ${ref.id} AND state = 'unknown'`
+    summary.unknownRemaining = remaining
   }
   return summary
 }

@@ -15,6 +15,8 @@ const callbackSchema = z.object({
   To: z.string().trim().optional(),
   From: z.string().trim().optional(),
   ErrorCode: z.string().trim().optional(),
+  /** Present only when Twilio is set up to send it; the "To" fallback needs it. */
+  Body: z.string().optional(),
 })
 
 export type CallbackParams = Record<string, string | string[]>
@@ -56,7 +58,8 @@ export interface CallbackOutcome {
 /**
  * Applies one status callback. The row is the one carrying `MessageSid`; failing that (the first
  * callback can arrive before any reconcile or webhook recorded the SID), the newest row for `To`
- * written in the last 24 hours that has no SID yet, provided the SMS came from the broadcast number.
+ * written in the last 24 hours that has no SID yet and sent the callback's `Body`, provided the SMS
+ * came from the broadcast number and no ledger row claims its SID.
  * Callbacks arrive out of order: a final status is never replaced by an intermediate one.
  */
 export async function applyStatusCallback(deps: Deps, params: CallbackParams): Promise<CallbackOutcome> {
@@ -65,17 +68,23 @@ export async function applyStatusCallback(deps: Deps, params: CallbackParams): P
   )
   const parsed = callbackSchema.safeParse(flat)
   if (!parsed.success) throw badRequest(`Invalid status callback: ${describeIssues(parsed.error)}`)
-  const { MessageSid: sid, MessageStatus: rawStatus, To: to, From: from, ErrorCode: errorCode } = parsed.data
+  const { MessageSid: sid, MessageStatus: rawStatus, To: to, From: from, ErrorCode: errorCode, Body: body } =
+    parsed.data
   const { status, known } = storableStatus(rawStatus)
   const log = deps.log.child({ twilioSid: sid, to: maskPhone(to), status: rawStatus })
   if (!known) log.warn('Unknown Twilio status stored as delivery_unknown')
 
   const now = deps.now()
-  const fallbackAllowed = Boolean(to) && (!from || from === deps.config.BROADCAST_SOURCE_PHONE_NUMBER)
+  // The fallback pairs an SMS without a known SID, so it follows the reconcile's rule (issue 9 #6):
+  // only with the body to compare (a staff reply to the same number has another), and never an SMS
+  // a ledger row already claims. Without a body the reconcile pass, which has it, pairs it later.
+  const fallbackAllowed = Boolean(to) && body !== undefined &&
+    (!from || from === deps.config.BROADCAST_SOURCE_PHONE_NUMBER)
   const [row] = await updateFromCallback(deps.sql, {
     sid,
     status,
     to: to ?? '',
+    body: body ?? '',
     fallbackAllowed,
     since: new Date(now.getTime() - FALLBACK_HOURS * 3_600_000),
     sentAt: hasBeenSent(status) ? now : null,
@@ -100,6 +109,7 @@ interface CallbackUpdate {
   sid: string
   status: string
   to: string
+  body: string
   fallbackAllowed: boolean
   since: Date
   sentAt: Date | null
@@ -123,6 +133,8 @@ function updateFromCallback(db: Db, input: CallbackUpdate) {
       SELECT id, 'recipient' AS matched FROM public.message_statuses
       WHERE ${input.fallbackAllowed} AND NOT EXISTS (SELECT 1 FROM by_sid)
         AND recipient_phone_number = ${input.to} AND twilio_id IS NULL AND created_at >= ${input.since}
+        AND public.sms_text_key(message) = public.sms_text_key(${input.body})
+        AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = ${input.sid})
       ORDER BY created_at DESC, id DESC
       LIMIT 1
     ),

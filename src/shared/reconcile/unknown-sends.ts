@@ -1,21 +1,6 @@
 import type { Db } from '../db/client.ts'
 import { ownerColumn, type TargetRef } from './target.ts'
 
-/**
- * An `unknown` send younger than this (at the end of the pass, and before the pass's first Twilio
- * request) may still be on its way through Missive and Twilio's queue: it is never declared lost.
- */
-export const UNKNOWN_SETTLE_MS = 60 * 60_000
-
-/**
- * A send claimed this soon after the window start may carry a Twilio `date_sent` just before it if
- * the clocks disagree, and then fall outside the pass's `DateSent>` filter. Such rows are only ever
- * resolved by evidence, never declared lost.
- */
-export const WINDOW_START_MARGIN_MS = 10_000
-
-export const NOT_SENT_DETAIL = 'not found at Twilio after reconcile; safe to retry'
-
 export interface PassCoverage {
   startedAt: Date
   windowStart: Date
@@ -35,9 +20,9 @@ export async function recordPassCoverage(db: Db, ref: TargetRef, coverage: PassC
 export interface UnknownResolution {
   /** `unknown` → `sent`: an SMS of the pass to that recipient that nothing else claims. */
   resolvedSent: number
-  /** `unknown` → `failed`: Twilio never saw it; retry-failed may re-queue it. */
+  /** Always 0 here: see settle-unknown.ts, which the pass runs afterwards. */
   resolvedNotSent: number
-  /** Still `unknown` (too recent, outside what the pass covered, or Missive acknowledged it). */
+  /** Still `unknown` after the evidence of the pass. */
   remaining: number
   /** Rows settled by an earlier pass whose Twilio status this pass refreshed. */
   refreshed: number
@@ -63,23 +48,25 @@ export async function resolveUnknownSends(db: Db, ref: TargetRef, now: Date): Pr
            OR r.twilio_sent_at IS DISTINCT FROM COALESCE(s.date_sent, r.twilio_sent_at))
     RETURNING r.id`
 
-  // Evidence: the pass's SMSs that no message_statuses row (pairStaged has just paired what it
-  // could) and no ledger row claims. For one recipient they are matched in time order with the
-  // unknown rows in phase order, as pairStaged does: the earlier SMS goes to the first phase. An
-  // SMS that is not really this send's (an editor's reply from the same number) can only make us
-  // believe it went out, which at worst leaves a message unsent; never the reverse.
+  // Evidence: the pass's SMSs that no row of any broadcast, campaign or phase claims
+  // (message_statuses, pairStaged has just paired what it could; or the ledger) AND whose body is the
+  // text this send carried (public.message_send_text: its queued payload, after link shortening).
+  // Among equal texts for one recipient, the earlier SMS goes to the first phase. Without the body
+  // rule a staff reply or another campaign's SMS to that number "proved" a send that never happened.
   const [confirmed] = await db<{ count: number }[]>`
     WITH evidence AS (
-      SELECT s.sid, s.to_phone, s.status, s.date_sent,
-             row_number() OVER (PARTITION BY s.to_phone ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
+      SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
+             row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
+                                ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
       FROM public.twilio_reconcile_messages s
       WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
         AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
         AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)
     ),
     unknown AS (
-      SELECT r.id, r.recipient_phone_number,
-             row_number() OVER (PARTITION BY r.recipient_phone_number ORDER BY r.is_second, r.created_at, r.id) AS rn
+      SELECT r.id, r.recipient_phone_number, public.sms_text_key(public.message_send_text(r.id)) AS text_key,
+             row_number() OVER (PARTITION BY r.recipient_phone_number, public.sms_text_key(public.message_send_text(r.id))
+                                ORDER BY r.is_second, r.created_at, r.id) AS rn
       FROM public.message_sends r
       WHERE r.${owner} = ${ref.id} AND r.state = 'unknown'
         AND r.recipient_phone_number IN (SELECT to_phone FROM evidence)
@@ -94,45 +81,23 @@ export async function resolveUnknownSends(db: Db, ref: TargetRef, now: Date): Pr
         updated_at = ${now},
         detail = format('confirmed by Twilio reconcile (%s, %s)', e.sid, e.status)
       FROM unknown u
-      JOIN evidence e ON e.to_phone = u.recipient_phone_number AND e.rn = u.rn
+      JOIN evidence e ON e.to_phone = u.recipient_phone_number AND e.text_key = u.text_key AND e.rn = u.rn
       WHERE r.id = u.id AND r.state = 'unknown'
       RETURNING r.id
     )
     SELECT count(*)::int AS count FROM confirmed`
 
-  // No evidence left for these (the pairing above took every SMS their recipient has). Declared
-  // lost only when the pass saw every SMS this send could have become: its claim came after the
-  // window start (created_at ≤ every claim), and its last attempt (≤ updated_at) was at least
-  // UNKNOWN_SETTLE_MS before both the pass's first request and now. A row Missive acknowledged
-  // (2xx: accepted without ids, or accepted and the recording failed) has been taken by Missive, so
-  // it stays unknown: re-sending it could text the person twice if Missive delivers it late.
-  const [notSent] = await db<{ count: number }[]>`
-    WITH pass AS (
-      SELECT window_start, covers_until FROM public.twilio_reconcile_passes
-      WHERE target_kind = ${ref.kind} AND target_id = ${ref.id}
-    ),
-    lost AS (
-      UPDATE public.message_sends r SET
-        state = 'failed',
-        resolved_at = ${now},
-        updated_at = ${now},
-        detail = ${NOT_SENT_DETAIL}
-      FROM pass p
-      WHERE r.${owner} = ${ref.id} AND r.state = 'unknown'
-        AND r.created_at >= p.window_start + ${WINDOW_START_MARGIN_MS} * interval '1 millisecond'
-        AND r.updated_at <= p.covers_until - ${UNKNOWN_SETTLE_MS} * interval '1 millisecond'
-        AND r.updated_at <= ${now}::timestamptz - ${UNKNOWN_SETTLE_MS} * interval '1 millisecond'
-        AND (r.last_http_status IS NULL OR r.last_http_status NOT BETWEEN 200 AND 299)
-      RETURNING r.id
-    )
-    SELECT count(*)::int AS count FROM lost`
+  // Never declared lost here: this pass lists `DateSent>`, which omits an SMS Twilio holds but has
+  // not sent yet (queued / accepted / scheduled), so "not in the pass" is no proof. Only a lookup of
+  // the number that lists not-yet-sent messages may prove it (settle-unknown.ts), which the
+  // reconcile function runs for this target right after the pass.
 
   const [{ remaining }] = await db<{ remaining: number }[]>`
     SELECT count(*)::int AS remaining FROM public.message_sends WHERE ${owner} = ${ref.id} AND state = 'unknown'`
 
   return {
     resolvedSent: confirmed!.count,
-    resolvedNotSent: notSent!.count,
+    resolvedNotSent: 0,
     remaining,
     refreshed: refreshed.length,
   }

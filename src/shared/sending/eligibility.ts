@@ -14,8 +14,13 @@ export type Verdict =
   /** Its broadcast or campaign no longer exists: no ledger row can be written; dead-lettered. */
   | { kind: 'orphan'; reason: string }
 
-/** How long a paused campaign's messages wait before they are looked at again. */
-export const PAUSED_CAMPAIGN_RECHECK_SECONDS = 60
+/**
+ * A paused campaign's message is parked: invisible until resume or cancel makes it visible again
+ * (unpark_campaign_messages, migration 20261130110200, which treats anything over 50 years ahead as
+ * parked). Re-checked every minute instead, a large paused campaign was re-read ahead of everything
+ * queued after it. This catches a message a drain read just before the pause committed.
+ */
+export const PARKED_SECONDS = 100 * 365 * 24 * 3600
 
 interface Facts {
   author_exists: boolean
@@ -46,7 +51,7 @@ function judge(facts: Facts, message: QueuedMessage, isSecond: boolean): Verdict
     if (!facts.campaign_exists) return { kind: 'orphan', reason: `campaign ${message.campaign_id} no longer exists` }
     if (facts.campaign_status === 'cancelled') return { kind: 'skip', reason: 'campaign cancelled' }
     if (facts.campaign_status === 'paused') {
-      return { kind: 'defer', seconds: PAUSED_CAMPAIGN_RECHECK_SECONDS, reason: 'campaign paused' }
+      return { kind: 'defer', seconds: PARKED_SECONDS, reason: 'campaign paused (parked until resumed)' }
     }
   }
   if (facts.author_exists) {

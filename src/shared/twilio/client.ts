@@ -15,7 +15,10 @@ export interface TwilioMessage {
   from: string
   /** Any of Twilio's statuses, including ones our enum may not know yet (`queued`, `canceled`, …). */
   status: string
+  /** Null while Twilio has not sent it yet (`queued`, `accepted`, `scheduled`). */
   dateSent: Date | null
+  dateCreated: Date | null
+  body: string
 }
 
 export interface ListMessagesPageInput {
@@ -25,6 +28,16 @@ export interface ListMessagesPageInput {
   /** From a previous page's `nextPageToken`; the cursor carries the position, not the filters. */
   pageToken?: string | null
   pageSize: number
+}
+
+export interface ListMessagesToInput {
+  to: string
+  from: string
+  /** Messages created before this are not wanted: paging stops once past it (newest first). */
+  createdSince: Date
+  pageSize?: number
+  /** Pages read at most (each one request). */
+  maxPages?: number
 }
 
 export interface MessagesPage {
@@ -45,6 +58,12 @@ export interface StatusCallbackInput {
 export interface TwilioClient {
   /** Throws `TwilioRequestError`; the caller keeps its page token and retries later. */
   listMessagesPage(input: ListMessagesPageInput): Promise<MessagesPage>
+  /**
+   * One recipient's messages from `from`, WITHOUT a date filter: a `DateSent` filter omits what
+   * Twilio has not sent yet (no DateSent), so only this listing can show that an SMS does not exist.
+   * `complete` is false when `maxPages` ran out before reaching `createdSince`. Throws `TwilioRequestError`.
+   */
+  listMessagesTo(input: ListMessagesToInput): Promise<{ messages: TwilioMessage[]; complete: boolean }>
   validateStatusCallback(input: StatusCallbackInput): boolean
 }
 
@@ -80,21 +99,50 @@ export function createTwilioClient(options: TwilioClientOptions): TwilioClient {
       } catch (error) {
         throw toRequestError(error)
       }
-      return {
-        messages: page.instances.map((message) => ({
-          sid: message.sid,
-          to: message.to,
-          from: message.from,
-          status: message.status,
-          dateSent: toDate(message.dateSent),
-        })),
-        nextPageToken: pageTokenOf(page.nextPageUrl),
+      return { messages: page.instances.map(toMessage), nextPageToken: pageTokenOf(page.nextPageUrl) }
+    },
+
+    async listMessagesTo(input) {
+      const messages: TwilioMessage[] = []
+      let pageToken: string | null = null
+      for (let pages = 0; pages < (input.maxPages ?? 3); pages++) {
+        let page
+        try {
+          page = await client.messages.page({
+            to: input.to,
+            from: input.from,
+            pageSize: input.pageSize ?? 50,
+            pageToken: pageToken ?? undefined,
+          })
+        } catch (error) {
+          throw toRequestError(error)
+        }
+        const rows = page.instances.map(toMessage)
+        messages.push(...rows.filter((m) => (m.dateCreated ?? m.dateSent ?? input.createdSince) >= input.createdSince))
+        pageToken = pageTokenOf(page.nextPageUrl)
+        // Newest first: once a page reaches back before createdSince, nothing older is wanted.
+        const reachedBack = rows.some((m) => (m.dateSent ?? m.dateCreated ?? input.createdSince) < input.createdSince)
+        if (pageToken === null || reachedBack) return { messages, complete: true }
       }
+      return { messages, complete: false }
     },
 
     validateStatusCallback(input) {
       return twilio.validateRequest(options.authToken, input.signature, input.url, input.params)
     },
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+function toMessage(message: any): TwilioMessage {
+  return {
+    sid: message.sid,
+    to: message.to,
+    from: message.from,
+    status: message.status,
+    dateSent: toDate(message.dateSent),
+    dateCreated: toDate(message.dateCreated),
+    body: typeof message.body === 'string' ? message.body : '',
   }
 }
 
