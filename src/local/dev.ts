@@ -2,6 +2,7 @@ import { serve } from '@hono/node-server'
 import { existsSync } from 'node:fs'
 import { readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
+import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError, parseConfig } from '../shared/config/env.ts'
 import { createSql, type Sql } from '../shared/db/client.ts'
@@ -14,7 +15,8 @@ import { startTwilioFake } from './fakes/twilio.ts'
 import { createGateway, FUNCTIONS_PREFIX } from './gateway.ts'
 import { startNetWorker } from './net-worker.ts'
 import { diskRecipientFiles } from './recipient-files.ts'
-import { ensurePostgresInstalled, startCluster } from './postgres/cluster.ts'
+import { ensurePostgresInstalled, startCluster, stopServer } from './postgres/cluster.ts'
+import { findRunningServer } from './postgres/running-server.ts'
 import { applyMigrations, applyStandIns } from './postgres/migrate.ts'
 import { mintUserToken } from './token.ts'
 
@@ -57,13 +59,16 @@ async function main(): Promise<void> {
   parseConfig(env) // fail fast, naming every missing or invalid variable, before anything starts
   const functionsPort = Number(env.FUNCTIONS_PORT ?? 54321)
   const dbPort = Number(env.DB_PORT ?? 54322)
+  const pgDir = resolve(root, env.LOCAL_DB_DIR || '.local/postgres')
   await requireFreePort(functionsPort, 'FUNCTIONS_PORT')
-  await requireFreePort(dbPort, 'DB_PORT')
+  // Our own cluster, left running by an `npm run dev` that was killed, is adopted below.
+  const leftRunning = await findRunningServer(`${pgDir}/data`)
+  if (leftRunning?.port !== dbPort) await requireFreePort(dbPort, 'DB_PORT')
 
   await ensurePostgresInstalled(say)
-  const pgDir = `${root}.local/postgres`
   if (reset && existsSync(pgDir)) {
     say('--reset: removing the local database')
+    await stopServer(`${pgDir}/data`)
     await rm(pgDir, { recursive: true, force: true })
   }
   const fresh = !existsSync(`${pgDir}/data/PG_VERSION`)
@@ -73,12 +78,14 @@ async function main(): Promise<void> {
     port: dbPort,
     cronDatabase: 'postgres',
     durable: true,
+    adopt: true,
   })
   cleanups.push(async () => {
     say('stopping PostgreSQL')
     await cluster.stop()
   })
-  say(`PostgreSQL ${fresh ? 'created' : 'reused'} at ${cluster.url('postgres')} (data in .local/postgres)`)
+  const state = cluster.adopted ? 'adopted (left running by an earlier npm run dev)' : fresh ? 'created' : 'reused'
+  say(`PostgreSQL ${state} at ${cluster.url('postgres')} (data in ${pgDir})`)
 
   const databaseUrl = cluster.url('postgres')
   const sql = createSql(databaseUrl, { max: 10 })

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chown, mkdir } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { findRunningServer, type RunningServer } from './running-server.ts'
 
 const run = promisify(execFile)
 
@@ -48,10 +49,17 @@ export interface ClusterOptions {
   cronDatabase: string
   /** Throwaway clusters (tests) trade durability for speed. */
   durable?: boolean
+  /**
+   * A server still running on this data directory (its `npm run dev` was killed) is adopted when
+   * it listens where asked, and otherwise stopped and started again; without this, start fails.
+   */
+  adopt?: boolean
 }
 
 export interface Cluster {
   port: number
+  /** True when a server left running by an earlier process was taken over instead of started. */
+  adopted: boolean
   url(database: string): string
   stop(): Promise<void>
   restart(changes?: Partial<Pick<ClusterOptions, 'cronDatabase'>>): Promise<void>
@@ -121,9 +129,11 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
     if (!existsSync(`${current.dataDir}/postmaster.pid`)) return
     await asPostgres(`${PG_BIN}/pg_ctl`, ['-D', current.dataDir, '-w', '-t', '60', '-m', 'fast', 'stop'])
   }
-  await start()
+  const adopted = options.adopt ? await adoptOrStop(options) : false
+  if (!adopted) await start()
   return {
     port: options.port,
+    adopted,
     url: (database) => `postgresql://postgres@127.0.0.1:${options.port}/${database}`,
     stop,
     restart: async (changes = {}) => {
@@ -131,5 +141,48 @@ export async function startCluster(options: ClusterOptions): Promise<Cluster> {
       current = { ...current, ...changes }
       await start()
     },
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+/** Accepting connections on its socket, as pg_isready sees it. */
+async function acceptsConnections(server: RunningServer): Promise<boolean> {
+  try {
+    await run(`${PG_BIN}/pg_isready`, ['-q', '-h', server.socketDir, '-p', String(server.port), '-t', '2'])
+    return true
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Takes over a server left running on the data directory, or stops it so a fresh start can take
+ * its place. Returns true when adopted. A server still starting (crash recovery after the kill of
+ * the process that was waiting for it) is given a minute; one listening elsewhere, stopping, or
+ * that never gets ready is stopped (`fast`, then `immediate`: both are crash-safe).
+ */
+async function adoptOrStop(options: ClusterOptions, readyWithinMs = 60_000): Promise<boolean> {
+  const deadline = Date.now() + readyWithinMs
+  for (;;) {
+    const server = await findRunningServer(options.dataDir)
+    if (!server) return false
+    const ours = server.port === options.port && server.socketDir === options.socketDir
+    if (ours && server.status !== 'stopping' && (await acceptsConnections(server))) return true
+    if (!ours || server.status === 'stopping' || Date.now() >= deadline) {
+      await stopServer(options.dataDir)
+      return false
+    }
+    await sleep(250)
+  }
+}
+
+/** Stops whatever server runs on `dataDir` (nothing when none does), and waits until it is gone. */
+export async function stopServer(dataDir: string): Promise<void> {
+  if (!(await findRunningServer(dataDir))) return
+  try {
+    await asPostgres(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-w', '-t', '60', '-m', 'fast', 'stop'])
+  } catch {
+    await asPostgres(`${PG_BIN}/pg_ctl`, ['-D', dataDir, '-w', '-t', '60', '-m', 'immediate', 'stop'])
   }
 }
