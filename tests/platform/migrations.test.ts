@@ -1,7 +1,7 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { describe, expect, it } from 'vitest'
 import { applyMigrations, migrationsDir } from '../../src/local/postgres/migrate.ts'
-import { useTestDatabase } from '../support/database.ts'
+import { createTestDatabase, useTestDatabase } from '../support/database.ts'
 
 const db = useTestDatabase()
 
@@ -97,22 +97,54 @@ describe('calling functions from the database', () => {
 })
 
 describe('Supabase-only grants', () => {
-  it('give anon read access and Realtime to the tables the conversation sidebar watches, where Supabase has them', async () => {
-    const { sql } = db
-    const text = await readFile(`${migrationsDir}/20250601000800_supabase_realtime.sql`, 'utf8')
-    // Locally there is no anon role or Realtime publication: the migration changed nothing.
-    expect(await sql`SELECT policyname FROM pg_policies WHERE schemaname = 'public'`).toEqual([])
-    await sql.unsafe(
-      `DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'anon') THEN CREATE ROLE anon NOLOGIN; END IF; END $$`,
-    )
-    await sql`CREATE PUBLICATION supabase_realtime`
-    await sql.begin((tx) => tx.unsafe(text))
-    await sql.begin((tx) => tx.unsafe(text)) // and again: idempotent
-    const policies = await sql`SELECT tablename FROM pg_policies WHERE policyname = 'Allow anonymous access' ORDER BY 1`
-    expect(policies.map((row) => row.tablename)).toEqual(['authors', 'comments', 'twilio_messages'])
-    const published =
-      await sql`SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1`
-    expect(published.map((row) => row.tablename)).toEqual(['authors', 'comments', 'lookup_template', 'twilio_messages'])
-    await sql`DROP PUBLICATION supabase_realtime`
+  // 20250601000800 gave anon SELECT on authors, comments and twilio_messages; 20261130900200 and
+  // 20261130900300 replaced that with column grants for authenticated staff (docs/security.md).
+  it('on stock PostgreSQL: no policy for anyone but the segment reader', async () => {
+    // A fresh clone: the re-run test above ran the migrations again after the run's other template
+    // had created the (cluster-wide) Supabase roles.
+    const stock = await createTestDatabase()
+    try {
+      const policies = await stock.sql`
+        SELECT DISTINCT policyname, roles::text[] AS roles FROM pg_policies WHERE schemaname = 'public' ORDER BY 1`
+      expect(policies).toEqual([{ policyname: 'audience segments read', roles: ['audience_segment_reader'] }])
+    } finally {
+      await stock.drop()
+    }
+  })
+
+  it('on Supabase: no anon policy; the tables the conversation sidebar watches are read by staff and published', async () => {
+    const legacy = await createTestDatabase({ legacySupabaseGrants: true })
+    try {
+      const { sql } = legacy
+      const text = await readFile(`${migrationsDir}/20250601000800_supabase_realtime.sql`, 'utf8')
+      const later = (await readdir(migrationsDir)).filter((file) => file > '20250601000800' && file.endsWith('.sql'))
+        .sort()
+      const state = async () => ({
+        policies: await sql`
+          SELECT tablename, policyname, roles::text[] AS roles FROM pg_policies
+          WHERE schemaname = 'public' AND policyname <> 'audience segments read' ORDER BY 1, 2`,
+        published:
+          (await sql`SELECT tablename FROM pg_publication_tables WHERE pubname = 'supabase_realtime' ORDER BY 1`)
+            .map((row) => row.tablename),
+      })
+      const expected = {
+        policies: ['authors', 'comments', 'twilio_messages'].map((tablename) => ({
+          tablename,
+          policyname: 'sidebar staff read',
+          roles: ['authenticated'],
+        })),
+        published: ['authors', 'comments', 'lookup_template', 'twilio_messages'],
+      }
+      expect(await state()).toEqual(expected)
+      // Replaying the old grant and every later migration again ends in the same place.
+      await sql.begin((tx) => tx.unsafe(text))
+      expect((await state()).policies).toContainEqual(expect.objectContaining({ policyname: 'Allow anonymous access' }))
+      for (const file of later) {
+        await sql.begin(async (tx) => tx.unsafe(await readFile(`${migrationsDir}/${file}`, 'utf8')))
+      }
+      expect(await state()).toEqual(expected)
+    } finally {
+      await legacy.drop()
+    }
   })
 })

@@ -13,12 +13,21 @@ export interface TestDatabase {
   drop(): Promise<void>
 }
 
+export interface TestDatabaseOptions {
+  /**
+   * Clone the template migrated over Supabase's anon/authenticated/service_role with the default
+   * grants of an older project (applied before the migrations). Default: stock PostgreSQL, no roles.
+   */
+  legacySupabaseGrants?: boolean
+}
+
 /** A fresh, fully migrated database cloned from the run's template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: TestDatabaseOptions = {}): Promise<TestDatabase> {
   const name = `test_${randomBytes(6).toString('hex')}`
+  const template = inject(options.legacySupabaseGrants ? 'legacyTemplateDatabase' : 'templateDatabase')
   const admin = createSql(databaseUrl('postgres'), { max: 1 })
   try {
-    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${inject('templateDatabase')}`)
+    await admin.unsafe(`CREATE DATABASE ${name} TEMPLATE ${template}`)
   } finally {
     await admin.end()
   }
@@ -41,10 +50,10 @@ export async function createTestDatabase(): Promise<TestDatabase> {
  * Gives the calling test file its own database for all its tests (created in beforeAll, dropped in
  * afterAll). Use `resetDatabase` in a beforeEach when tests must not see each other's rows.
  */
-export function useTestDatabase(): { readonly sql: Sql; readonly url: string } {
+export function useTestDatabase(options: TestDatabaseOptions = {}): { readonly sql: Sql; readonly url: string } {
   let db: TestDatabase | undefined
   beforeAll(async () => {
-    db = await createTestDatabase()
+    db = await createTestDatabase(options)
   })
   afterAll(async () => {
     await db?.drop()

@@ -5,6 +5,8 @@ declare module 'vitest' {
   export interface ProvidedContext {
     pgPort: number
     templateDatabase: string
+    /** The same migrations over Supabase's API roles with an older project's default grants. */
+    legacyTemplateDatabase: string
     /** Jobs the migrations schedule; everything else in cron.job was scheduled by a test. */
     staticCronJobs: string[]
   }
@@ -16,9 +18,10 @@ declare module 'vitest' {
  * TEMPLATE), which takes a fraction of a second and isolates files from each other.
  */
 export default async function setup(project: TestProject) {
-  const throwaway = await startThrowawayCluster()
+  const throwaway = await startThrowawayCluster('txt_template', { legacyTemplateDatabase: 'txt_template_legacy' })
   project.provide('pgPort', throwaway.cluster.port)
   project.provide('templateDatabase', throwaway.templateDatabase)
+  project.provide('legacyTemplateDatabase', throwaway.legacyTemplateDatabase!)
   project.provide('staticCronJobs', throwaway.staticCronJobs)
   return () => throwaway.destroy()
 }

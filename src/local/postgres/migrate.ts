@@ -29,6 +29,16 @@ export async function applyStandIns(sql: Sql): Promise<string[]> {
   return applied
 }
 
+/**
+ * Tests only: Supabase's anon/authenticated/service_role with the default grants of projects
+ * created before late 2026, to apply BEFORE the migrations (supabase-legacy-roles.sql).
+ */
+export async function applySupabaseLegacyRoles(sql: Sql): Promise<void> {
+  await sql.begin(async (tx) =>
+    tx.unsafe(await readCached(`${projectRoot}src/local/postgres/supabase-legacy-roles.sql`))
+  )
+}
+
 // Cached so repeated runs in one process (tests) do not re-read the same files.
 const fileCache = new Map<string, Promise<string>>()
 function readCached(path: string): Promise<string> {

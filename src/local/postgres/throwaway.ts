@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { createSql } from '../../shared/db/client.ts'
 import { type Cluster, ensurePostgresInstalled, startCluster } from './cluster.ts'
-import { applyMigrations, applyStandIns } from './migrate.ts'
+import { applyMigrations, applyStandIns, applySupabaseLegacyRoles } from './migrate.ts'
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -20,6 +20,11 @@ export interface ThrowawayCluster {
   cluster: Cluster
   /** A database with the stand-ins and every migration applied; clone it with CREATE DATABASE … TEMPLATE. */
   templateDatabase: string
+  /**
+   * When asked for: the same, migrated on top of Supabase's API roles and the default grants older
+   * projects carry (applied first, as on such a project).
+   */
+  legacyTemplateDatabase?: string
   /** Jobs the migrations schedule (everything else in cron.job was scheduled at run time). */
   staticCronJobs: string[]
   url(database: string): string
@@ -35,7 +40,10 @@ export interface ThrowawayCluster {
  * cron.database_name = template, then the cluster restarts pointing pg_cron at `postgres`: clones
  * keep the cron schema and job rows, and no job ever fires in them.
  */
-export async function startThrowawayCluster(templateDatabase = 'txt_template'): Promise<ThrowawayCluster> {
+export async function startThrowawayCluster(
+  templateDatabase = 'txt_template',
+  options: { legacyTemplateDatabase?: string } = {},
+): Promise<ThrowawayCluster> {
   await ensurePostgresInstalled((line) => console.log(line))
   const dir = await mkdtemp(`${tmpdir()}/txt-outlier-pg-`)
   const port = await freePort()
@@ -50,11 +58,26 @@ export async function startThrowawayCluster(templateDatabase = 'txt_template'): 
     await applyMigrations(template)
     const staticCronJobs = (await template`SELECT jobname FROM cron.job`).map((row) => row.jobname as string)
     await template.end()
+    const { legacyTemplateDatabase } = options
+    if (legacyTemplateDatabase) {
+      // Built after the first template, so that one never saw the (cluster-wide) Supabase roles:
+      // it stays "stock PostgreSQL". pg_cron is created only in cron.database_name: one restart more.
+      await cluster.restart({ cronDatabase: legacyTemplateDatabase })
+      const creator = createSql(cluster.url('postgres'), { max: 1 })
+      await creator.unsafe(`CREATE DATABASE ${legacyTemplateDatabase}`)
+      await creator.end()
+      const legacy = createSql(cluster.url(legacyTemplateDatabase), { max: 1 })
+      await applySupabaseLegacyRoles(legacy)
+      await applyStandIns(legacy)
+      await applyMigrations(legacy)
+      await legacy.end()
+    }
     await cluster.restart({ cronDatabase: 'postgres' })
     const running = cluster
     return {
       cluster: running,
       templateDatabase,
+      legacyTemplateDatabase,
       staticCronJobs,
       url: (database) => running.url(database),
       destroy: async () => {

@@ -14,6 +14,15 @@ import { findUpcoming, type UpcomingBroadcast } from './queries.ts'
 
 const HAND_OVER_LOCK = 'txt-outlier:broadcast-hand-over'
 
+/**
+ * How long picking the audience may take (the segment queries and the enqueue). Segment queries are
+ * admin-written SQL; PostgreSQL arms statement_timeout only when a top-level statement starts, so
+ * the SQL function cannot give itself one: the statement that calls it gets it here. A query
+ * running longer fails the hand-over (nothing queued, the broadcast stays editable), naming the
+ * segment. Upstream had no limit.
+ */
+export const AUDIENCE_TIMEOUT_MS = 60_000
+
 export interface HandOver {
   broadcastId: number
   nextBroadcastId: number
@@ -28,6 +37,8 @@ export interface HandOverOptions {
   check?: (tx: TransactionSql, upcoming: UpcomingBroadcast) => Promise<void>
   /** `run_at` of the next broadcast (default: none, i.e. it follows the weekly schedule). */
   nextRunAt?: (upcoming: UpcomingBroadcast) => Date | null
+  /** Default AUDIENCE_TIMEOUT_MS. */
+  audienceTimeoutMs?: number
 }
 
 /** Returns null (and changes nothing) when there is no editable broadcast. */
@@ -38,9 +49,11 @@ export async function handOverUpcomingBroadcast(sql: Sql, options: HandOverOptio
     if (!upcoming) return null
     await options.check?.(tx, upcoming)
 
+    await tx`SELECT set_config('statement_timeout', ${`${options.audienceTimeoutMs ?? AUDIENCE_TIMEOUT_MS}ms`}, true)`
     const [{ queued }] = await tx<
       { queued: number }[]
     >`SELECT public.queue_broadcast_messages(${upcoming.id}) AS queued`
+    await tx`SET LOCAL statement_timeout TO DEFAULT`
     await tx`UPDATE public.broadcasts SET editable = false, run_at = ${options.now}, updated_at = ${options.now} WHERE id = ${upcoming.id}`
     // Twilio's delivery statuses are pulled once the batch has most likely gone out (never raises).
     await tx`SELECT public.schedule_broadcast_reconcile(${upcoming.id}, ${options.now})`
