@@ -373,6 +373,41 @@ describe('the HTTP surface', () => {
     expect(bad.body.message).toContain('isSecond')
   })
 
+  it('answers 400 for every isSecond that is not a boolean, null included', async () => {
+    for (const isSecond of [null, 1, 0, 'true', [], {}]) {
+      const bad = await callSendMessages(db.sql, fakes, { isSecond })
+      expect(bad.status, JSON.stringify(isSecond)).toBe(400)
+      expect(bad.body.message).toContain('isSecond')
+    }
+    for (const body of ['[]', '5', 'null']) {
+      expect((await callSendMessages(db.sql, fakes, body)).status, body).toBe(400)
+    }
+    expect(fakes.missive.requests).toHaveLength(0)
+  })
+
+  it('answers 500 with the summary when the drain failed, so net._http_response and monitoring see it', async () => {
+    const ids = await createBroadcast(db.sql)
+    await enqueue(db.sql, broadcastPayload(ids))
+    // The database refuses the claim: the message's handling throws, the drain stops with an error.
+    await db.sql.unsafe(`
+      CREATE FUNCTION public.test_refuse_claim() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$;
+      CREATE TRIGGER refuse_claim BEFORE INSERT ON public.message_sends
+        FOR EACH ROW EXECUTE FUNCTION public.test_refuse_claim();`)
+    try {
+      const response = await send()
+
+      expect(response.status).toBe(500)
+      expect(response.body).toMatchObject({ stoppedBy: 'error', errors: 1, sent: 0 })
+      expect(drafts(fakes)).toHaveLength(0)
+      expect(await queueRows(db.sql)).toHaveLength(1)
+    } finally {
+      await db.sql.unsafe(`
+        DROP TRIGGER IF EXISTS refuse_claim ON public.message_sends;
+        DROP FUNCTION IF EXISTS public.test_refuse_claim();`)
+    }
+  })
+
   it('drains the first queue when the body is empty', async () => {
     const ids = await createBroadcast(db.sql)
     await enqueue(db.sql, broadcastPayload(ids))
