@@ -66,7 +66,10 @@ export async function missiveRequest(
     if (signal.aborted) {
       return { ok: false, status: 0, kind: 'timeout', error: `${label} timed out after ${transport.timeoutMs} ms` }
     }
-    return { ok: false, status: 0, kind: 'network', error: `${label} failed: ${describeError(error)}` }
+    // Only a failure to connect proves the request never left; a connection dropped later may
+    // have carried the whole request (Missive then acted and the answer was lost).
+    const kind = failedToConnect(error) ? 'connect' : 'network'
+    return { ok: false, status: 0, kind, error: `${label} failed: ${describeError(error)}` }
   }
 
   const body = parseJson(text)
@@ -125,6 +128,30 @@ function errorDetail(body: unknown, text: string): string {
 
 function snippet(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_LENGTH)
+}
+
+// Errors raised before a connection exists: undici (Node) puts a code on the error or its
+// cause; Deno's fetch only says it in the message ("client error (Connect)", "dns error").
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+const CONNECT_MESSAGE = /client error \(Connect\)|tcp connect error|dns error|failed to lookup address|^bad port$/i
+
+/** True only when the error proves no connection was made, so nothing was written. */
+export function failedToConnect(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown }
+    if (typeof code === 'string' && CONNECT_CODES.has(code)) return true
+    if (typeof message === 'string' && CONNECT_MESSAGE.test(message)) return true
+    current = cause
+  }
+  return false
 }
 
 function describeError(error: unknown): string {

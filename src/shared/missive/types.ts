@@ -19,13 +19,17 @@ export interface MissiveClientOptions {
 }
 
 /**
- * Why a call failed, so callers can tell "not sent" from "maybe sent":
- * - `http`: Missive answered with a non-2xx status;
- * - `network`: no answer at all (connection refused, reset, DNS);
+ * Why a call failed, so callers can tell "not sent" from "maybe sent" (see `provedNotActedOn`):
+ * - `http`: Missive (or a proxy in front of it) answered with a non-2xx status;
+ * - `connect`: no connection was made (refused, DNS, unreachable): nothing was written;
+ * - `network`: the connection failed after it was made (reset, "other side closed"): the request
+ *   may have been written and acted on;
  * - `timeout`: no complete answer in time; the request may have been acted on;
- * - `invalid-response`: a 2xx whose body lacks what we need; the request was acted on.
+ * - `invalid-response`: a 2xx whose body lacks what we need; the request was acted on;
+ * - `paced`: not attempted: the token's rate windows (counted in the database) had no slot in
+ *   time; status 429, as if Missive had refused it.
  */
-export type MissiveFailureKind = 'http' | 'network' | 'timeout' | 'invalid-response'
+export type MissiveFailureKind = 'http' | 'connect' | 'network' | 'timeout' | 'invalid-response' | 'paced'
 
 export interface MissiveFailure {
   ok: false

@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger.ts'
 import { maskPhone } from '../log/logger.ts'
-import type { SendDraftResult } from '../missive/index.ts'
+import { provedNotActedOn, type SendDraftResult } from '../missive/index.ts'
 import {
   archiveMessage,
   deleteMessage,
@@ -269,16 +269,18 @@ async function settleCall(claimed: Claimed, claim: Claim, text: string, result: 
     return { status: 'deferred', detail: 'Missive answered 429', httpStatus: 429, retryInSeconds: seconds }
   }
 
-  if (result.kind === 'timeout' || result.kind === 'invalid-response') {
-    // Missive may have sent it: never retried blindly.
+  if (!provedNotActedOn(result)) {
+    // Missive may have sent it (a 5xx, a connection dropped after the request was written, a
+    // timeout, an unreadable 2xx): never retried blindly. Retrying these after 30 s texted readers
+    // twice; the ledger's `unknown` is settled by evidence (Twilio, Missive) instead.
     await sql.begin(async (tx) => {
-      await markUnknown(tx, claim.ledgerId, result.status || null, result.error)
+      await markUnknown(tx, claim.ledgerId, result.status, result.error)
       await archiveMessage(tx, ctx.queue, row.msgId)
     })
     return { status: 'unknown', detail: result.error, httpStatus: result.status }
   }
 
-  // A definite failure (an HTTP error answer, or no connection at all): nothing was sent.
+  // A failure that proves nothing was sent (no connection, a 4xx rejecting the request): retried.
   return await sql.begin(async (tx) => {
     const attempts = await recordFailedAttempt(tx, claim.ledgerId, result.status, result.error)
     if (attempts >= MAX_ATTEMPTS) {
