@@ -12,11 +12,11 @@ import {
 } from '../queue/index.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { recordSentDraft } from './complete-send.ts'
+import { lastLookAndClaim } from './claim.ts'
 import { checkEligibility, type Verdict } from './eligibility.ts'
 import { excludedLabelGroups, matchExclusion } from './excluded-labels.ts'
 import {
   type Claim,
-  claimForSending,
   findLedgerEntry,
   firstPhaseConversation,
   type LedgerEntry,
@@ -119,23 +119,27 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
     }
   }
 
-  // 4. Last look right before the call (an opt-out may have landed while we waited), then the
-  // claim: `sending` is committed BEFORE Missive is called. If we crash after Missive accepted
-  // the draft, the message comes back after its lease and step 1 finds this row: dead-lettered
-  // as unknown instead of texting the person a second time (upstream re-sent it).
-  const lastLook = await checkEligibility(sql, message, ctx.isSecond)
-  if (lastLook.kind !== 'send') {
+  // 4. The last look and the claim, in one transaction after the wait (claim.ts): a reply or an
+  // opt-out committed while we waited stops the send. `sending` is committed BEFORE Missive is
+  // called: if we crash after Missive accepted the draft, the message comes back after its lease
+  // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
+  const look = await lastLookAndClaim(sql, key, ctx.queue, row.msgId, message)
+  if (look.kind !== 'claimed') {
     await cancelSlot(sql, slot.requestId)
-    return await applyVerdict(claimed, lastLook)
+    switch (look.kind) {
+      case 'withdrawn':
+        return { status: 'skipped', detail: look.reason }
+      case 'not-eligible':
+        return await applyVerdict(claimed, look.verdict)
+      case 'taken': {
+        // Another message took this key between step 1 and now (two drains, duplicate payloads).
+        const owner = await findLedgerEntry(sql, key)
+        return (owner && (await settleEarlierClaim(claimed, owner))) ??
+          { status: 'deferred', detail: 'claim lost; retried later' }
+      }
+    }
   }
-  const claim = await claimForSending(sql, key, ctx.queue, row.msgId)
-  if (!claim) {
-    // Another message took this key between step 1 and now (two drains, duplicate payloads).
-    await cancelSlot(sql, slot.requestId)
-    const owner = await findLedgerEntry(sql, key)
-    return (owner && (await settleEarlierClaim(claimed, owner))) ??
-      { status: 'deferred', detail: 'claim lost; retried later' }
-  }
+  const claim = look.claim
 
   // 5. The call, inside the slot.
   const text = ctx.isSecond ? message.second_message ?? '' : message.first_message
