@@ -27,7 +27,6 @@ import {
   undoClaim,
 } from './ledger.ts'
 import { logOutcome, type Outcome } from './outcome.ts'
-import { acquireSlot, cancelSlot, type RateBudget, withSlot } from './rate-budget.ts'
 import { backoffSeconds, DEFAULT_RATE_LIMIT_RETRY_SECONDS, MAX_ATTEMPTS, RECORD_ATTEMPTS } from './retry-policy.ts'
 
 export interface SendContext {
@@ -35,10 +34,6 @@ export interface SendContext {
   log: Logger
   queue: QueueName
   isSecond: boolean
-  /** The token budget of this phase's drafts. */
-  sendBudget: RateBudget
-  /** The conversation-read token's budget (exclusion checks). */
-  readBudget: RateBudget
   /** Epoch ms after which no new Missive call is started. */
   deadline: number
 }
@@ -107,7 +102,10 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   if (excluded) return excluded
 
   // 3. A slot in this token's rate windows (shared with every other drain).
-  const slot = await acquireSlot(sql, ctx.sendBudget, Math.max(0, ctx.deadline - ctx.deps.now().getTime()))
+  const slot = await ctx.deps.missive.reserve(
+    ctx.isSecond ? 'second-messages' : 'first-messages',
+    Math.max(0, ctx.deadline - ctx.deps.now().getTime()),
+  )
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(sql, ctx.queue, row.msgId, seconds)
@@ -125,7 +123,7 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
   const look = await lastLookAndClaim(sql, key, ctx.queue, row.msgId, message)
   if (look.kind !== 'claimed') {
-    await cancelSlot(sql, slot.requestId)
+    await slot.cancel()
     switch (look.kind) {
       case 'withdrawn':
         return { status: 'skipped', detail: look.reason }
@@ -141,15 +139,14 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   }
   const claim = look.claim
 
-  // 5. The call, inside the slot.
+  // 5. The call, inside the slot (the client gives it back).
   const text = ctx.isSecond ? message.second_message ?? '' : message.first_message
-  const result = await withSlot(sql, slot.requestId, () =>
-    ctx.deps.missive.sendDraft({
-      body: text,
-      to: message.recipient_phone_number,
-      phase: ctx.isSecond ? 'second' : 'first',
-      labelIds: message.label_ids,
-    }))
+  const result = await ctx.deps.missive.sendDraft({
+    body: text,
+    to: message.recipient_phone_number,
+    phase: ctx.isSecond ? 'second' : 'first',
+    labelIds: message.label_ids,
+  }, slot)
   return await settleCall(claimed, claim, text, result)
 }
 
@@ -226,7 +223,10 @@ async function checkExcludedLabels(claimed: Claimed): Promise<Outcome | null> {
     (ctx.isSecond ? await firstPhaseConversation(ctx.deps.sql, key) : null)
   if (!conversationId) return null
 
-  const slot = await acquireSlot(ctx.deps.sql, ctx.readBudget, Math.max(0, ctx.deadline - ctx.deps.now().getTime()))
+  const slot = await ctx.deps.missive.reserve(
+    'read-conversation',
+    Math.max(0, ctx.deadline - ctx.deps.now().getTime()),
+  )
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(ctx.deps.sql, ctx.queue, claimed.row.msgId, seconds)
@@ -236,11 +236,7 @@ async function checkExcludedLabels(claimed: Claimed): Promise<Outcome | null> {
       retryInSeconds: seconds,
     }
   }
-  const conversation = await withSlot(
-    ctx.deps.sql,
-    slot.requestId,
-    () => ctx.deps.missive.getConversation(conversationId),
-  )
+  const conversation = await ctx.deps.missive.getConversation(conversationId, slot)
   if (!conversation.ok) {
     log.warn('excluded-label check failed; sending anyway', {
       conversationId,
