@@ -11,6 +11,7 @@ import {
   setVisibleIn,
 } from '../queue/index.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { recordOutgoingStatus } from '../webhooks/outgoing-status.ts'
 import { recordSentDraft } from './complete-send.ts'
 import { lastLookAndClaim } from './claim.ts'
 import { checkEligibility, type Verdict } from './eligibility.ts'
@@ -325,6 +326,12 @@ async function recordSent(
         draftId,
         conversationId,
       })
+      if (recorded.earlyWebhook === 'lookup') {
+        // Provisional anyway (the reconcile fills the status from Twilio): a failure is only logged.
+        await recordOutgoingStatus({ ...ctx.deps, log }, draftId).catch((error) =>
+          log.warn('could not record the SID of an early outgoing webhook', { draftId, error })
+        )
+      }
       return {
         status: 'sent',
         detail: recorded.secondMessageQueueId !== null
