@@ -203,7 +203,7 @@ describe('failures and retries', () => {
     fakes.missive.failShare(0.1, 'rejected', { path: '/v1/drafts' })
 
     for (let round = 0; round < 4; round++) {
-      await send()
+      await send(false, { SEND_DRAIN_SECONDS: '30' })
       await makeVisible(db.sql)
     }
 
