@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type MissiveFake, startMissiveFake } from '../../src/local/fakes/missive.ts'
-import { createMissiveClient, type MissiveClientOptions, parseRetryAfter } from '../../src/shared/missive/index.ts'
+import {
+  createMissiveClient,
+  type MissiveClientOptions,
+  type MissiveFailure,
+  parseRetryAfter,
+  provedNotActedOn,
+} from '../../src/shared/missive/index.ts'
 import { FROM_PHONE, ORGANIZATION_ID, TOKENS } from './constants.ts'
 
 let fake: MissiveFake
@@ -121,14 +127,29 @@ describe('failures are values, never exceptions', () => {
     expect(Date.now() - started).toBeLessThan(1_500)
   })
 
-  it('reports a refused connection as a network failure', async () => {
+  it('reports a refused connection as `connect`: nothing was written', async () => {
     const gone = await startMissiveFake({ tokens: Object.values(TOKENS) })
     await gone.close()
     const result = await createMissiveClient({ ...options, baseUrl: gone.baseUrl }).createPost({
       conversationId: 'c',
       text: 't',
     })
+    expect(result).toMatchObject({ ok: false, status: 0, kind: 'connect' })
+    expect(provedNotActedOn(result as MissiveFailure)).toBe(true)
+  })
+
+  it('reports a connection dropped after the request as `network`: Missive may have acted', async () => {
+    fake.failNext(1, 'drop', { path: '/v1/drafts', afterHandling: true })
+    const result = await client().sendDraft({ body: 'x', to: '+13135550101', phase: 'first' })
     expect(result).toMatchObject({ ok: false, status: 0, kind: 'network' })
+    expect(provedNotActedOn(result as MissiveFailure)).toBe(false)
+    expect(fake.drafts).toHaveLength(1)
+  })
+
+  it('proves "not acted on" only for a 4xx, never for a 5xx', () => {
+    const http = (status: number): MissiveFailure => ({ ok: false, status, kind: 'http', error: '' })
+    expect([400, 404, 422, 429].map((s) => provedNotActedOn(http(s)))).toEqual([true, true, true, true])
+    expect([500, 502, 503, 504].map((s) => provedNotActedOn(http(s)))).toEqual([false, false, false, false])
   })
 
   it('flags a 2xx without draft ids as an invalid response, since the SMS may be out', async () => {

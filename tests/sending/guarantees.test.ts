@@ -44,7 +44,11 @@ describe('at most once', () => {
     for (let i = 0; i < 5; i++) await enqueue(db.sql, broadcastPayload(ids, { recipient_phone_number: phone(i) }))
     fakes.missive.setLatency(25)
 
-    const [a, b] = await Promise.all([send(), send()])
+    // Both drains stop when the queue is empty; the long deadline only keeps a loaded machine honest.
+    const [a, b] = await Promise.all([
+      send(false, { SEND_DRAIN_SECONDS: '30' }),
+      send(false, { SEND_DRAIN_SECONDS: '30' }),
+    ])
 
     expect(a!.body.sent + b!.body.sent).toBe(20)
     expect(a!.body.duplicate + b!.body.duplicate).toBe(5)
@@ -137,7 +141,7 @@ describe('failures and retries', () => {
 
   it('keeps the attempt count when a retry is answered 429', async () => {
     await enqueue(db.sql, broadcastPayload(ids))
-    fakes.missive.failNext(1, 'server-error', { path: '/v1/drafts' })
+    fakes.missive.failNext(1, 'rejected', { path: '/v1/drafts' })
     await send()
     await makeVisible(db.sql)
     fakes.missive.failNext(1, 'rate-limit', { path: '/v1/drafts', retryAfterSeconds: 30 })
@@ -149,18 +153,78 @@ describe('failures and retries', () => {
     expect(await queueRows(db.sql)).toHaveLength(1)
   })
 
-  it('retries a proxy 503 HTML page with backoff and archives the message on the 3rd failure', async () => {
+  // Issue 9 item 4: a failure after the request reached Missive was retried as "not sent", so the
+  // reader got the text twice. Only a failure that proves Missive did not act is retried.
+  for (
+    const [name, kind, status] of [
+      ['a proxy 503', 'unavailable', 503],
+      ['a JSON 500', 'server-error', 500],
+      ['a dropped connection', 'drop', 0],
+    ] as const
+  ) {
+    it(`marks ${name} after Missive recorded the draft unknown, and never sends it again`, async () => {
+      await enqueue(db.sql, broadcastPayload(ids))
+      fakes.missive.failNext(1, kind, { path: '/v1/drafts', afterHandling: true })
+
+      const first = await send()
+      await makeVisible(db.sql)
+      await send()
+
+      expect(first.body).toMatchObject({ unknown: 1, retrying: 0, sent: 0 })
+      expect(fakes.missive.drafts).toHaveLength(1)
+      expect(drafts(fakes)).toHaveLength(1)
+      expect(await queueRows(db.sql)).toHaveLength(0)
+      expect(await archiveRows(db.sql)).toHaveLength(1)
+      expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'unknown', last_http_status: status }])
+    })
+  }
+
+  it('treats a 5xx before Missive acted as unknown too: the answer cannot tell the two apart', async () => {
     await enqueue(db.sql, broadcastPayload(ids))
-    fakes.missive.failShare(1, 'unavailable', { path: '/v1/drafts' })
+    fakes.missive.failNext(1, 'unavailable', { path: '/v1/drafts' })
 
-    const first = await send()
-    expect(first.body).toMatchObject({ retrying: 1 })
-    const [row] = await queueRows(db.sql)
-    const backoff = (row!.vt.getTime() - Date.now()) / 1000
-    expect(backoff).toBeGreaterThan(25)
-    expect(backoff).toBeLessThanOrEqual(31)
-    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'failed', attempts: 1, last_http_status: 503 }])
+    const response = await send()
 
+    expect(response.body).toMatchObject({ unknown: 1, retrying: 0 })
+    expect(fakes.missive.drafts).toHaveLength(0)
+    const [ledger] = await ledgerRows(db.sql)
+    expect(ledger).toMatchObject({ state: 'unknown', last_http_status: 503 })
+    expect(ledger!.detail).toContain('503 Service Temporarily Unavailable')
+  })
+
+  it('never texts anyone twice through 503s and dropped connections after Missive acted', async () => {
+    const count = 30
+    for (let i = 0; i < count; i++) {
+      await createAuthor(db.sql, phone(i))
+      await enqueue(db.sql, broadcastPayload(ids, { recipient_phone_number: phone(i) }))
+    }
+    fakes.missive.failShare(0.15, 'unavailable', { path: '/v1/drafts', afterHandling: true })
+    fakes.missive.failShare(0.15, 'drop', { path: '/v1/drafts', afterHandling: true })
+    fakes.missive.failShare(0.1, 'rejected', { path: '/v1/drafts' })
+
+    for (let round = 0; round < 4; round++) {
+      await send(false, { SEND_DRAIN_SECONDS: '30' })
+      await makeVisible(db.sql)
+    }
+
+    const perRecipient = new Map<string, number>()
+    for (const draft of fakes.missive.drafts) perRecipient.set(draft.to, (perRecipient.get(draft.to) ?? 0) + 1)
+    expect([...perRecipient.values()].filter((n) => n > 1)).toEqual([])
+    const ledger = await ledgerRows(db.sql)
+    // Every recipient got one text or has a ledger row saying why not.
+    expect(ledger).toHaveLength(count)
+    for (const row of ledger) {
+      const texted = perRecipient.get(row.recipient_phone_number) ?? 0
+      if (row.state === 'sent') expect(texted).toBe(1)
+      else expect(['unknown', 'failed']).toContain(row.state)
+    }
+  })
+
+  it('retries a 4xx that rejects the request with backoff, and archives the message on the 3rd', async () => {
+    await enqueue(db.sql, broadcastPayload(ids))
+    fakes.missive.failShare(1, 'rejected', { path: '/v1/drafts', status: 422 })
+
+    expect((await send()).body).toMatchObject({ retrying: 1 })
     await makeVisible(db.sql)
     expect((await send()).body).toMatchObject({ retrying: 1 })
     await makeVisible(db.sql)
@@ -168,12 +232,8 @@ describe('failures and retries', () => {
 
     expect(third.body).toMatchObject({ failed: 1, retrying: 0 })
     expect(drafts(fakes)).toHaveLength(3)
-    expect(fakes.missive.drafts).toHaveLength(0)
-    expect(await queueRows(db.sql)).toHaveLength(0)
     expect(await archiveRows(db.sql)).toHaveLength(1)
-    const [ledger] = await ledgerRows(db.sql)
-    expect(ledger).toMatchObject({ state: 'failed', attempts: 3, last_http_status: 503 })
-    expect(ledger!.detail).toContain('503 Service Temporarily Unavailable')
+    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'failed', attempts: 3, last_http_status: 422 }])
   })
 
   it('counts a connection failure as a definite failure (nothing reached Missive)', async () => {
@@ -371,6 +431,41 @@ describe('the HTTP surface', () => {
     const bad = await callSendMessages(db.sql, fakes, { isSecond: 'yes' })
     expect(bad.status).toBe(400)
     expect(bad.body.message).toContain('isSecond')
+  })
+
+  it('answers 400 for every isSecond that is not a boolean, null included', async () => {
+    for (const isSecond of [null, 1, 0, 'true', [], {}]) {
+      const bad = await callSendMessages(db.sql, fakes, { isSecond })
+      expect(bad.status, JSON.stringify(isSecond)).toBe(400)
+      expect(bad.body.message).toContain('isSecond')
+    }
+    for (const body of ['[]', '5', 'null']) {
+      expect((await callSendMessages(db.sql, fakes, body)).status, body).toBe(400)
+    }
+    expect(fakes.missive.requests).toHaveLength(0)
+  })
+
+  it('answers 500 with the summary when the drain failed, so net._http_response and monitoring see it', async () => {
+    const ids = await createBroadcast(db.sql)
+    await enqueue(db.sql, broadcastPayload(ids))
+    // The database refuses the claim: the message's handling throws, the drain stops with an error.
+    await db.sql.unsafe(`
+      CREATE FUNCTION public.test_refuse_claim() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN RAISE EXCEPTION 'disk full (test)'; END $$;
+      CREATE TRIGGER refuse_claim BEFORE INSERT ON public.message_sends
+        FOR EACH ROW EXECUTE FUNCTION public.test_refuse_claim();`)
+    try {
+      const response = await send()
+
+      expect(response.status).toBe(500)
+      expect(response.body).toMatchObject({ stoppedBy: 'error', errors: 1, sent: 0 })
+      expect(drafts(fakes)).toHaveLength(0)
+      expect(await queueRows(db.sql)).toHaveLength(1)
+    } finally {
+      await db.sql.unsafe(`
+        DROP TRIGGER IF EXISTS refuse_claim ON public.message_sends;
+        DROP FUNCTION IF EXISTS public.test_refuse_claim();`)
+    }
   })
 
   it('drains the first queue when the body is empty', async () => {

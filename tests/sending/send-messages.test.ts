@@ -115,8 +115,11 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
     })
   })
 
+  // Upstream failed the draft with a 500. A 5xx may come after Missive sent the SMS, so it is an
+  // unknown outcome here, never retried (tests/sending/guarantees.test.ts); a 4xx that rejects
+  // the request is the failure that proves nothing went out.
   it('should not delete message on the first API failure', async () => {
-    fakes.missive.failNext(1, 'server-error', { path: '/v1/drafts' })
+    fakes.missive.failNext(1, 'rejected', { path: '/v1/drafts' })
 
     const response = await send(false)
 
@@ -124,7 +127,7 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
     expect(drafts(fakes)).toHaveLength(1)
     expect(await queueRows(db.sql)).toHaveLength(1)
     expect(await statusRows(db.sql)).toHaveLength(0)
-    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'failed', attempts: 1, last_http_status: 500 }])
+    expect(await ledgerRows(db.sql)).toMatchObject([{ state: 'failed', attempts: 1, last_http_status: 400 }])
   })
 
   // Upstream deleted the message on the 3rd read (read_ct > 2) and lost it. We archive it (dead
@@ -132,7 +135,7 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
   // read_ct alone (e.g. from 429 deferrals) does not end a message.
   it('should archive (not delete) the message after 3 failed attempts for non-429 errors', async () => {
     await db.sql`UPDATE pgmq.q_broadcast_first_messages SET read_ct = 3`
-    fakes.missive.failShare(1, 'server-error', { path: '/v1/drafts' })
+    fakes.missive.failShare(1, 'rejected', { path: '/v1/drafts' })
 
     await send(false)
     expect(await queueRows(db.sql)).toHaveLength(1)
@@ -150,8 +153,8 @@ describe('send-messages: broadcasts (upstream setup A)', () => {
     expect(archived[0]!.message).toMatchObject({ recipient_phone_number: PHONE, broadcast_id: ids.broadcastId })
     expect(await statusRows(db.sql)).toHaveLength(0)
     const [ledger] = await ledgerRows(db.sql)
-    expect(ledger).toMatchObject({ state: 'failed', attempts: 3, last_http_status: 500 })
-    expect(ledger!.detail).toContain('500')
+    expect(ledger).toMatchObject({ state: 'failed', attempts: 3, last_http_status: 400 })
+    expect(ledger!.detail).toContain('400')
   })
 
   it('should not delete message on 429 rate limit even after max retries', async () => {

@@ -22,9 +22,14 @@ export type FakeEnv = { Variables: { body: unknown } }
  * - `rate-limit`: 429 with `Retry-After`;
  * - `unavailable`: an HTML error page (503 unless `status` says 502/504), as a proxy sends;
  * - `server-error`: the service's own JSON 500;
- * - `hang`: no answer until the fake closes (or `hangMs`), so the client's timeout fires.
+ * - `hang`: no answer until the fake closes (or `hangMs`), so the client's timeout fires;
+ * - `rejected`: the service's JSON 4xx refusing the request (400 unless `status` says otherwise);
+ * - `drop`: the connection is closed without an answer (the client sees "other side closed").
+ *
+ * With `afterHandling`, the fake first does what the request asks (the Missive fake records and
+ * sends the draft) and only then fails: the "it went out but the answer was lost" cases.
  */
-export type FaultKind = 'rate-limit' | 'unavailable' | 'server-error' | 'hang'
+export type FaultKind = 'rate-limit' | 'unavailable' | 'server-error' | 'hang' | 'rejected' | 'drop'
 
 export interface FaultOptions {
   /** Only requests whose path starts with this, e.g. `/v1/drafts`. */
@@ -36,6 +41,8 @@ export interface FaultOptions {
   status?: number
   /** For `hang`; forever (until close) unless given. */
   hangMs?: number
+  /** Act on the request first (record the draft, send the SMS), then fail this way. */
+  afterHandling?: boolean
 }
 
 export interface Fault {
@@ -107,6 +114,16 @@ export class Hangs {
   releaseAll(): void {
     for (const release of [...this.waiting]) release()
   }
+}
+
+/**
+ * Closes the request's socket without writing an answer (node-server exposes the socket as
+ * `c.env.incoming`); the returned promise never resolves, so nothing is written afterwards.
+ */
+export function dropConnection(c: Context): Promise<Response> {
+  const incoming = (c.env as { incoming?: { socket?: { destroy(): void } } } | undefined)?.incoming
+  incoming?.socket?.destroy()
+  return new Promise<Response>(() => {})
 }
 
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))

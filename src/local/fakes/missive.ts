@@ -6,6 +6,7 @@ import type { Context } from 'hono'
 import { z } from 'zod'
 import {
   delay,
+  dropConnection,
   type FakeEnv,
   type Fault,
   type FaultKind,
@@ -203,7 +204,7 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
     const token = /^Bearer (.+)$/.exec(c.req.header('authorization') ?? '')?.[1]
     if (!token || !tokens.has(token)) return c.json({ error: 'Unauthorized: invalid or missing API token' }, 401)
     const fault = faults.pick(c.req.method, c.req.path)
-    if (fault) return renderFault(c, fault, hangs)
+    if (fault && !fault.options.afterHandling) return renderFault(c, fault, hangs)
     const slot = limiter.acquire(token)
     if (!slot.ok) {
       for (const [name, value] of Object.entries(slot.headers)) c.header(name, value)
@@ -215,6 +216,8 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
     } finally {
       slot.release()
     }
+    // Missive acted (the draft is recorded and sent), then the answer is lost or replaced.
+    if (fault) c.res = await renderFault(c, fault, hangs)
   })
 
   /** What Missive answers for labels without an organization, a foreign organization, or an unknown conversation. */
@@ -458,6 +461,10 @@ function renderFault(c: Context<FakeEnv>, fault: Fault, hangs: Hangs): Response 
       return c.json({ error: 'Internal server error' }, 500)
     case 'hang':
       return hangs.wait(fault.options.hangMs).then(() => c.json({ error: 'Gateway timeout' }, 504))
+    case 'rejected':
+      return c.json({ error: 'Invalid request' }, (fault.options.status ?? 400) as 400)
+    case 'drop':
+      return dropConnection(c)
   }
 }
 

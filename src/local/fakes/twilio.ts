@@ -5,6 +5,7 @@ import { Hono } from 'hono'
 import type { Context } from 'hono'
 import {
   delay,
+  dropConnection,
   type FakeEnv,
   type Fault,
   type FaultKind,
@@ -342,5 +343,9 @@ function renderFault(c: Context<FakeEnv>, fault: Fault, hangs: Hangs): Response 
       return twilioError(c, 500, 20500, 'Internal Server Error')
     case 'hang':
       return hangs.wait(fault.options.hangMs).then(() => twilioError(c, 500, 20500, 'Internal Server Error'))
+    case 'rejected':
+      return twilioError(c, 400, 21211, "The 'To' number is not a valid phone number.")
+    case 'drop':
+      return dropConnection(c)
   }
 }

@@ -1,10 +1,8 @@
-import type { Config } from '../config/env.ts'
 import type { Sql } from '../db/client.ts'
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts'
 import { type Logger, maskPhone } from '../log/logger.ts'
-import type { MissiveClient } from '../missive/index.ts'
+import { type MissiveClient, provedNotActedOn } from '../missive/index.ts'
 import { normalizePhone } from '../phone/normalize.ts'
-import { acquireSlot, rateBudget, withSlot } from '../sending/rate-budget.ts'
 import { findCampaign } from './queries.ts'
 
 /** How long a test send waits for a free slot in the token's windows before answering 429. */
@@ -64,7 +62,7 @@ export interface TestSendResult {
  * push the token over Missive's limit).
  */
 export async function sendTestMessage(
-  deps: { sql: Sql; missive: MissiveClient; log: Logger; config: Config },
+  deps: { sql: Sql; missive: MissiveClient; log: Logger },
   id: number,
   rawPhone: string,
 ): Promise<TestSendResult> {
@@ -79,22 +77,20 @@ export async function sendTestMessage(
   const context = { campaignId: id, phone: maskPhone(phoneNumber) }
   await refuseOptedOut(sql, phoneNumber)
 
-  const slot = await acquireSlot(sql, await rateBudget(deps.config, 'first-messages'), TEST_SEND_MAX_WAIT_MS)
+  // One slot in the first-message token's windows, reserved with a longer wait than a plain call
+  // gets, and handed to the draft so the client does not take a second one.
+  const slot = await missive.reserve('first-messages', TEST_SEND_MAX_WAIT_MS)
   if (!slot.ok) {
     log.warn('test message refused: rate windows full', { ...context, waitMs: slot.waitMs })
     throw new TestSendRateLimited(Math.max(1, Math.ceil(slot.waitMs / 1000)))
   }
-  const result = await withSlot(
-    sql,
-    slot.requestId,
-    () => missive.sendDraft({ body: campaign.firstMessage, to: phoneNumber, phase: 'first' }),
-  )
+  const result = await missive.sendDraft({ body: campaign.firstMessage, to: phoneNumber, phase: 'first' }, slot)
   if (!result.ok) {
     log.warn('test message not sent', { ...context, status: result.status, kind: result.kind, error: result.error })
     throw new AppError(502, `Missive did not send the test message: ${result.error}`, {
       missiveStatus: result.status,
       kind: result.kind,
-      ...(result.kind === 'timeout' || result.kind === 'invalid-response'
+      ...(!provedNotActedOn(result)
         ? { detail: 'Missive may have sent it anyway: check the phone before trying again' }
         : {}),
     })

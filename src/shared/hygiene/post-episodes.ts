@@ -1,6 +1,6 @@
 import type { TransactionSql } from '../db/client.ts'
 import { maskPhone } from '../log/logger.ts'
-import type { MissiveFailure } from '../missive/index.ts'
+import { type MissiveFailure, provedNotActedOn } from '../missive/index.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { claimEpisode, recordPosted, recordPostFailed, retryDelaySeconds } from './actions.ts'
 import type { FailureEpisode, HygieneJob, HygieneSummary } from './episode.ts'
@@ -97,10 +97,9 @@ export async function postEpisodes(deps: Deps, run: PostRun): Promise<PostTally>
 }
 
 function describeFailure(failure: MissiveFailure): string {
-  // A timeout may have reached Missive: the retry can add a second note, never a second SMS.
-  const maybe = failure.kind === 'timeout' || failure.kind === 'invalid-response'
-    ? ' (the post may have been made)'
-    : ''
+  // A failure that does not prove Missive did nothing may have posted: the retry can add a second
+  // note, never a second SMS.
+  const maybe = provedNotActedOn(failure) ? '' : ' (the post may have been made)'
   return `${failure.kind} ${failure.status}: ${failure.error}${maybe}`.slice(0, 1000)
 }
 

@@ -1,4 +1,5 @@
 export { createMissiveClient } from './client.ts'
+export { provedNotActedOn } from './failure.ts'
 export { parseRetryAfter } from './retry-after.ts'
 export { SHARED_LABELS_MAX_LIMIT } from './shared-labels.ts'
 export type * from './types.ts'

@@ -20,6 +20,7 @@ export async function createPost(context: MissiveContext, input: CreatePostInput
     method: 'POST',
     path: '/posts',
     token: context.tokens.nonBroadcast,
+    purpose: 'non-broadcast',
     body: { posts },
   })
   if (!response.ok) return response

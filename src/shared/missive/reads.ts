@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { invalidResponse, type MissiveContext, missiveRequest } from './request.ts'
-import type { GetConversationResult, GetMessageResult } from './types.ts'
+import type { GetConversationResult, GetMessageResult, HeldSlot } from './types.ts'
 
 // An array even for one id; Missive answers `[]` for a conversation the token cannot see.
 const conversationResponse = z.object({
@@ -19,12 +19,18 @@ const messageResponse = z.object({
 })
 
 /** The shared label ids of a conversation (campaign exclusion checks). */
-export async function getConversation(context: MissiveContext, id: string): Promise<GetConversationResult> {
+export async function getConversation(
+  context: MissiveContext,
+  id: string,
+  slot?: HeldSlot,
+): Promise<GetConversationResult> {
   const path = `/conversations/${encodeURIComponent(id)}`
   const response = await missiveRequest(context.transport, {
     method: 'GET',
     path,
     token: context.tokens.readConversation,
+    purpose: 'read-conversation',
+    slot,
   })
   if (!response.ok) return response
   const parsed = conversationResponse.safeParse(response.body)
@@ -41,7 +47,12 @@ export async function getConversation(context: MissiveContext, id: string): Prom
 /** The Twilio SID and delivery time Missive recorded for a message. */
 export async function getMessage(context: MissiveContext, id: string): Promise<GetMessageResult> {
   const path = `/messages/${encodeURIComponent(id)}`
-  const response = await missiveRequest(context.transport, { method: 'GET', path, token: context.tokens.nonBroadcast })
+  const response = await missiveRequest(context.transport, {
+    method: 'GET',
+    path,
+    token: context.tokens.nonBroadcast,
+    purpose: 'non-broadcast',
+  })
   if (!response.ok) return response
   const parsed = messageResponse.safeParse(response.body)
   if (!parsed.success) return invalidResponse(response, `Missive GET ${path}`, 'a messages object')

@@ -1,10 +1,12 @@
 import { parseRetryAfter } from './retry-after.ts'
-import type { MissiveFailure, MissiveTokens } from './types.ts'
+import type { HeldSlot, MissiveFailure, MissivePacer, MissiveTokens, TokenPurpose } from './types.ts'
 
 export interface MissiveTransport {
   baseUrl: string
   timeoutMs: number
   fetch: typeof fetch
+  pacer?: MissivePacer
+  paceMaxWaitMs: number
 }
 
 /** What each endpoint function needs: the transport plus the account's fixed values. */
@@ -20,8 +22,12 @@ export interface MissiveRequest {
   /** Relative to the base URL, e.g. `/drafts`. */
   path: string
   token: string
+  /** Which budget the token is; with `token`, decides the rate windows the request counts in. */
+  purpose: TokenPurpose
   query?: Record<string, string | number>
   body?: unknown
+  /** A slot the caller reserved; otherwise the request takes its own. */
+  slot?: HeldSlot
 }
 
 /** A 2xx answer. `body` is the parsed JSON, or undefined when the body was empty or not JSON. */
@@ -44,6 +50,42 @@ export async function missiveRequest(
   request: MissiveRequest,
 ): Promise<MissiveResponse | MissiveFailure> {
   const label = `Missive ${request.method} ${request.path}`
+  // Every request counts in its token's windows (DESIGN.md: every call, every token), so the
+  // calls around the sender cannot spend the budget behind its back and draw 429s.
+  const slot = request.slot ?? (await reserveSlot(transport, request.token, request.purpose, transport.paceMaxWaitMs))
+  if (!slot.ok) {
+    const seconds = Math.max(1, Math.ceil(slot.waitMs / 1000))
+    return {
+      ok: false,
+      status: 429,
+      kind: 'paced',
+      error: `${label} not attempted: the ${request.purpose} token's rate windows are full for ${seconds} s`,
+      retryAfterSeconds: seconds,
+    }
+  }
+  try {
+    return await exchange(transport, request, label)
+  } finally {
+    await slot.release()
+  }
+}
+
+const unpaced: HeldSlot = { ok: true, release: () => Promise.resolve(), cancel: () => Promise.resolve() }
+
+export async function reserveSlot(
+  transport: MissiveTransport,
+  token: string,
+  purpose: TokenPurpose,
+  maxWaitMs: number,
+): Promise<HeldSlot | { ok: false; waitMs: number }> {
+  return transport.pacer ? await transport.pacer.acquire(token, purpose, maxWaitMs) : unpaced
+}
+
+async function exchange(
+  transport: MissiveTransport,
+  request: MissiveRequest,
+  label: string,
+): Promise<MissiveResponse | MissiveFailure> {
   const url = buildUrl(transport.baseUrl, request.path, request.query)
   const signal = AbortSignal.timeout(transport.timeoutMs)
   let response: Response
@@ -66,7 +108,10 @@ export async function missiveRequest(
     if (signal.aborted) {
       return { ok: false, status: 0, kind: 'timeout', error: `${label} timed out after ${transport.timeoutMs} ms` }
     }
-    return { ok: false, status: 0, kind: 'network', error: `${label} failed: ${describeError(error)}` }
+    // Only a failure to connect proves the request never left; a connection dropped later may
+    // have carried the whole request (Missive then acted and the answer was lost).
+    const kind = failedToConnect(error) ? 'connect' : 'network'
+    return { ok: false, status: 0, kind, error: `${label} failed: ${describeError(error)}` }
   }
 
   const body = parseJson(text)
@@ -125,6 +170,30 @@ function errorDetail(body: unknown, text: string): string {
 
 function snippet(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, SNIPPET_LENGTH)
+}
+
+// Errors raised before a connection exists: undici (Node) puts a code on the error or its
+// cause; Deno's fetch only says it in the message ("client error (Connect)", "dns error").
+const CONNECT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EAI_NONAME',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+])
+const CONNECT_MESSAGE = /client error \(Connect\)|tcp connect error|dns error|failed to lookup address|^bad port$/i
+
+/** True only when the error proves no connection was made, so nothing was written. */
+export function failedToConnect(error: unknown): boolean {
+  for (let current: unknown = error, depth = 0; current && depth < 4; depth++) {
+    const { code, message, cause } = current as { code?: unknown; message?: unknown; cause?: unknown }
+    if (typeof code === 'string' && CONNECT_CODES.has(code)) return true
+    if (typeof message === 'string' && CONNECT_MESSAGE.test(message)) return true
+    current = cause
+  }
+  return false
 }
 
 function describeError(error: unknown): string {

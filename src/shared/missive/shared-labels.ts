@@ -33,6 +33,7 @@ export async function createSharedLabel(
     method: 'POST',
     path: '/shared_labels',
     token: context.tokens.nonBroadcast,
+    purpose: 'non-broadcast',
     body: { shared_labels: [label] },
   })
   if (!response.ok) return response
@@ -52,6 +53,7 @@ export async function listSharedLabels(
     method: 'GET',
     path: '/shared_labels',
     token: context.tokens.nonBroadcast,
+    purpose: 'non-broadcast',
     // Scoped to our organisation so a same-named label elsewhere cannot match.
     query: { limit, offset: Math.max(0, Math.floor(page.offset)), organization: context.organizationId },
   })

@@ -6,6 +6,28 @@ export interface MissiveTokens {
   readConversation: string
 }
 
+/** Which token a call uses; each token is its own rate budget. */
+export type TokenPurpose = 'first-messages' | 'second-messages' | 'non-broadcast' | 'read-conversation'
+
+/** A slot in a token's rate windows, taken before a request and given back after it. */
+export interface HeldSlot {
+  ok: true
+  /** The request was made (answered or not): the slot's window stamp stays. */
+  release(): Promise<void>
+  /** No request was made after all: the slot is given back whole. */
+  cancel(): Promise<void>
+}
+export type PaceSlot = HeldSlot | { ok: false; waitMs: number }
+
+/**
+ * Missive's per-token windows, counted where every caller sees them (the database: see
+ * src/shared/sending/rate-budget.ts). The client asks it before every request.
+ */
+export interface MissivePacer {
+  /** A slot in `token`'s windows if one frees within `maxWaitMs`, else how long it would take. */
+  acquire(token: string, purpose: TokenPurpose, maxWaitMs: number): Promise<PaceSlot>
+}
+
 export interface MissiveClientOptions {
   /** e.g. `https://public.missiveapp.com/v1`, no trailing slash. */
   baseUrl: string
@@ -16,16 +38,24 @@ export interface MissiveClientOptions {
   /** Applies to the whole exchange, body included. */
   timeoutMs: number
   fetch?: typeof fetch
+  /** When set, every request first takes a slot in its token's windows. */
+  pacer?: MissivePacer
+  /** How long a request without a reserved slot may wait for one; `timeoutMs` unless given. */
+  paceMaxWaitMs?: number
 }
 
 /**
- * Why a call failed, so callers can tell "not sent" from "maybe sent":
- * - `http`: Missive answered with a non-2xx status;
- * - `network`: no answer at all (connection refused, reset, DNS);
+ * Why a call failed, so callers can tell "not sent" from "maybe sent" (see `provedNotActedOn`):
+ * - `http`: Missive (or a proxy in front of it) answered with a non-2xx status;
+ * - `connect`: no connection was made (refused, DNS, unreachable): nothing was written;
+ * - `network`: the connection failed after it was made (reset, "other side closed"): the request
+ *   may have been written and acted on;
  * - `timeout`: no complete answer in time; the request may have been acted on;
- * - `invalid-response`: a 2xx whose body lacks what we need; the request was acted on.
+ * - `invalid-response`: a 2xx whose body lacks what we need; the request was acted on;
+ * - `paced`: not attempted: the token's rate windows (counted in the database) had no slot in
+ *   time; status 429, as if Missive had refused it.
  */
-export type MissiveFailureKind = 'http' | 'network' | 'timeout' | 'invalid-response'
+export type MissiveFailureKind = 'http' | 'connect' | 'network' | 'timeout' | 'invalid-response' | 'paced'
 
 export interface MissiveFailure {
   ok: false
@@ -79,9 +109,15 @@ export interface CreateSharedLabelInput {
 }
 
 export interface MissiveClient {
-  sendDraft(input: SendDraftInput): Promise<SendDraftResult>
+  /**
+   * Takes a slot in the windows of the token used for `purpose`, for a caller that must decide
+   * something between the wait and the call (the sender's claim). Pass it to the call, which gives
+   * it back; `cancel()` it when no call follows.
+   */
+  reserve(purpose: TokenPurpose, maxWaitMs: number): Promise<PaceSlot>
+  sendDraft(input: SendDraftInput, slot?: HeldSlot): Promise<SendDraftResult>
   createPost(input: CreatePostInput): Promise<CreatePostResult>
-  getConversation(id: string): Promise<GetConversationResult>
+  getConversation(id: string, slot?: HeldSlot): Promise<GetConversationResult>
   getMessage(id: string): Promise<GetMessageResult>
   createSharedLabel(input: CreateSharedLabelInput): Promise<CreateSharedLabelResult>
   listSharedLabels(page: { limit: number; offset: number }): Promise<ListSharedLabelsResult>

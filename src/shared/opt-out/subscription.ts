@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { lockRecipientForOptOut } from './recipient-lock.ts'
 import { SECOND_MESSAGES_QUEUE } from '../queue/names.ts'
 
 // Subscription changes shared by the text opt-out (user-action) and the admin command
@@ -11,6 +12,9 @@ import { SECOND_MESSAGES_QUEUE } from '../queue/names.ts'
  * did nothing for an unknown number).
  */
 export async function unsubscribeAuthor(db: Db, phone: string): Promise<void> {
+  // Serialised with the sender's claim of a send to this number (sending/claim.ts): once this
+  // commits, no claim for the number can follow; a claim already committed is out of reach.
+  await lockRecipientForOptOut(db, phone)
   await db`
     INSERT INTO public.authors (phone_number, name, unsubscribed)
     VALUES (${phone}, ${phone}, true)

@@ -4,6 +4,7 @@ import { createSql, type Sql } from '../db/client.ts'
 import { createLogger, type Logger, setLogLevel } from '../log/logger.ts'
 import { createMissiveClient, type MissiveClient } from '../missive/index.ts'
 import type { RecipientFileStore } from '../storage/recipient-file-store.ts'
+import { databasePacer } from '../sending/rate-budget.ts'
 import { createTwilioClient, type TwilioClient } from '../twilio/index.ts'
 
 /**
@@ -26,7 +27,8 @@ export interface Deps {
   recipientFiles?: RecipientFileStore
 }
 
-export function missiveClientFor(config: Config): MissiveClient {
+/** With `sql`, every request counts in its token's windows in the database (sending/rate-budget.ts). */
+export function missiveClientFor(config: Config, sql?: Sql): MissiveClient {
   return createMissiveClient({
     baseUrl: config.MISSIVE_API_BASE_URL.replace(/\/+$/, ''),
     tokens: {
@@ -38,6 +40,7 @@ export function missiveClientFor(config: Config): MissiveClient {
     organizationId: config.MISSIVE_ORGANIZATION_ID,
     fromPhoneNumber: config.BROADCAST_SOURCE_PHONE_NUMBER,
     timeoutMs: config.MISSIVE_TIMEOUT_MS,
+    pacer: sql ? databasePacer(sql, config) : undefined,
   })
 }
 
@@ -51,11 +54,12 @@ export function twilioClientFor(config: Config): TwilioClient {
 
 export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps {
   setLogLevel(config.LOG_LEVEL)
+  const sql = overrides.sql ?? createSql(config.DB_POOL_URL, { max: config.DB_POOL_MAX })
   return {
     config,
-    sql: overrides.sql ?? createSql(config.DB_POOL_URL, { max: config.DB_POOL_MAX }),
+    sql,
     log: overrides.log ?? createLogger(),
-    missive: overrides.missive ?? missiveClientFor(config),
+    missive: overrides.missive ?? missiveClientFor(config, sql),
     twilio: overrides.twilio ?? twilioClientFor(config),
     now: overrides.now ?? (() => new Date()),
     recipientFiles: overrides.recipientFiles,

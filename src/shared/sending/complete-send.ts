@@ -1,4 +1,5 @@
 import type { Sql } from '../db/client.ts'
+import { takeEarlyOutgoing } from '../webhooks/outgoing-status.ts'
 import {
   deleteMessage,
   type QueuedMessage,
@@ -24,6 +25,8 @@ export interface SentDraft {
 export interface Recorded {
   messageStatusId: number
   secondMessageQueueId: number | null
+  /** Missive's outgoing webhook came first: `attached` its SID, or `lookup` (ask Missive now). */
+  earlyWebhook: 'none' | 'attached' | 'lookup'
 }
 
 /**
@@ -69,8 +72,11 @@ export async function recordSentDraft(sql: Sql, sent: SentDraft): Promise<Record
           message_status_id = ${status!.id}, detail = NULL, updated_at = now()
       WHERE id = ${sent.ledgerId}`
 
+    // Missive's outgoing-SMS webhook may have overtaken this recording; its SID was kept for us.
+    const earlyWebhook = await takeEarlyOutgoing(tx, sent.draftId, status!.id)
+
     // False when a reply (webhook) or a dead-lettering drain removed it meanwhile: nothing to do.
     await deleteMessage(tx, sent.queue, sent.msgId)
-    return { messageStatusId: status!.id, secondMessageQueueId }
+    return { messageStatusId: status!.id, secondMessageQueueId, earlyWebhook }
   })
 }

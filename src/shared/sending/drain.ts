@@ -2,7 +2,6 @@ import { nextVisibleInMs, queueFor, type QueueName, readMessages } from '../queu
 import type { Deps } from '../runtime/deps.ts'
 import type { OutcomeStatus } from './outcome.ts'
 import { processMessage, type SendContext } from './process-message.ts'
-import { rateBudget } from './rate-budget.ts'
 import { CLAIM_VISIBILITY_SECONDS, SOON_VISIBLE_MS } from './retry-policy.ts'
 import { unscheduleSenderIfIdle } from './sender-job.ts'
 
@@ -35,8 +34,6 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
     log,
     queue,
     isSecond,
-    sendBudget: await rateBudget(deps.config, isSecond ? 'second-messages' : 'first-messages'),
-    readBudget: await rateBudget(deps.config, 'read-conversation'),
     deadline: startedAt + deps.config.SEND_DRAIN_SECONDS * 1000,
   }
   const summary: DrainSummary = {

@@ -1,6 +1,6 @@
 import type { Logger } from '../log/logger.ts'
 import { maskPhone } from '../log/logger.ts'
-import type { SendDraftResult } from '../missive/index.ts'
+import { provedNotActedOn, type SendDraftResult } from '../missive/index.ts'
 import {
   archiveMessage,
   deleteMessage,
@@ -11,12 +11,13 @@ import {
   setVisibleIn,
 } from '../queue/index.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { recordOutgoingStatus } from '../webhooks/outgoing-status.ts'
 import { recordSentDraft } from './complete-send.ts'
+import { lastLookAndClaim } from './claim.ts'
 import { checkEligibility, type Verdict } from './eligibility.ts'
 import { excludedLabelGroups, matchExclusion } from './excluded-labels.ts'
 import {
   type Claim,
-  claimForSending,
   findLedgerEntry,
   firstPhaseConversation,
   type LedgerEntry,
@@ -27,7 +28,6 @@ import {
   undoClaim,
 } from './ledger.ts'
 import { logOutcome, type Outcome } from './outcome.ts'
-import { acquireSlot, cancelSlot, type RateBudget, withSlot } from './rate-budget.ts'
 import { backoffSeconds, DEFAULT_RATE_LIMIT_RETRY_SECONDS, MAX_ATTEMPTS, RECORD_ATTEMPTS } from './retry-policy.ts'
 
 export interface SendContext {
@@ -35,10 +35,6 @@ export interface SendContext {
   log: Logger
   queue: QueueName
   isSecond: boolean
-  /** The token budget of this phase's drafts. */
-  sendBudget: RateBudget
-  /** The conversation-read token's budget (exclusion checks). */
-  readBudget: RateBudget
   /** Epoch ms after which no new Missive call is started. */
   deadline: number
 }
@@ -107,7 +103,10 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   if (excluded) return excluded
 
   // 3. A slot in this token's rate windows (shared with every other drain).
-  const slot = await acquireSlot(sql, ctx.sendBudget, Math.max(0, ctx.deadline - ctx.deps.now().getTime()))
+  const slot = await ctx.deps.missive.reserve(
+    ctx.isSecond ? 'second-messages' : 'first-messages',
+    Math.max(0, ctx.deadline - ctx.deps.now().getTime()),
+  )
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(sql, ctx.queue, row.msgId, seconds)
@@ -119,33 +118,36 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
     }
   }
 
-  // 4. Last look right before the call (an opt-out may have landed while we waited), then the
-  // claim: `sending` is committed BEFORE Missive is called. If we crash after Missive accepted
-  // the draft, the message comes back after its lease and step 1 finds this row: dead-lettered
-  // as unknown instead of texting the person a second time (upstream re-sent it).
-  const lastLook = await checkEligibility(sql, message, ctx.isSecond)
-  if (lastLook.kind !== 'send') {
-    await cancelSlot(sql, slot.requestId)
-    return await applyVerdict(claimed, lastLook)
+  // 4. The last look and the claim, in one transaction after the wait (claim.ts): a reply or an
+  // opt-out committed while we waited stops the send. `sending` is committed BEFORE Missive is
+  // called: if we crash after Missive accepted the draft, the message comes back after its lease
+  // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
+  const look = await lastLookAndClaim(sql, key, ctx.queue, row.msgId, message)
+  if (look.kind !== 'claimed') {
+    await slot.cancel()
+    switch (look.kind) {
+      case 'withdrawn':
+        return { status: 'skipped', detail: look.reason }
+      case 'not-eligible':
+        return await applyVerdict(claimed, look.verdict)
+      case 'taken': {
+        // Another message took this key between step 1 and now (two drains, duplicate payloads).
+        const owner = await findLedgerEntry(sql, key)
+        return (owner && (await settleEarlierClaim(claimed, owner))) ??
+          { status: 'deferred', detail: 'claim lost; retried later' }
+      }
+    }
   }
-  const claim = await claimForSending(sql, key, ctx.queue, row.msgId)
-  if (!claim) {
-    // Another message took this key between step 1 and now (two drains, duplicate payloads).
-    await cancelSlot(sql, slot.requestId)
-    const owner = await findLedgerEntry(sql, key)
-    return (owner && (await settleEarlierClaim(claimed, owner))) ??
-      { status: 'deferred', detail: 'claim lost; retried later' }
-  }
+  const claim = look.claim
 
-  // 5. The call, inside the slot.
+  // 5. The call, inside the slot (the client gives it back).
   const text = ctx.isSecond ? message.second_message ?? '' : message.first_message
-  const result = await withSlot(sql, slot.requestId, () =>
-    ctx.deps.missive.sendDraft({
-      body: text,
-      to: message.recipient_phone_number,
-      phase: ctx.isSecond ? 'second' : 'first',
-      labelIds: message.label_ids,
-    }))
+  const result = await ctx.deps.missive.sendDraft({
+    body: text,
+    to: message.recipient_phone_number,
+    phase: ctx.isSecond ? 'second' : 'first',
+    labelIds: message.label_ids,
+  }, slot)
   return await settleCall(claimed, claim, text, result)
 }
 
@@ -222,7 +224,10 @@ async function checkExcludedLabels(claimed: Claimed): Promise<Outcome | null> {
     (ctx.isSecond ? await firstPhaseConversation(ctx.deps.sql, key) : null)
   if (!conversationId) return null
 
-  const slot = await acquireSlot(ctx.deps.sql, ctx.readBudget, Math.max(0, ctx.deadline - ctx.deps.now().getTime()))
+  const slot = await ctx.deps.missive.reserve(
+    'read-conversation',
+    Math.max(0, ctx.deadline - ctx.deps.now().getTime()),
+  )
   if (!slot.ok) {
     const seconds = Math.ceil(slot.waitMs / 1000)
     await setVisibleIn(ctx.deps.sql, ctx.queue, claimed.row.msgId, seconds)
@@ -232,11 +237,7 @@ async function checkExcludedLabels(claimed: Claimed): Promise<Outcome | null> {
       retryInSeconds: seconds,
     }
   }
-  const conversation = await withSlot(
-    ctx.deps.sql,
-    slot.requestId,
-    () => ctx.deps.missive.getConversation(conversationId),
-  )
+  const conversation = await ctx.deps.missive.getConversation(conversationId, slot)
   if (!conversation.ok) {
     log.warn('excluded-label check failed; sending anyway', {
       conversationId,
@@ -269,16 +270,18 @@ async function settleCall(claimed: Claimed, claim: Claim, text: string, result: 
     return { status: 'deferred', detail: 'Missive answered 429', httpStatus: 429, retryInSeconds: seconds }
   }
 
-  if (result.kind === 'timeout' || result.kind === 'invalid-response') {
-    // Missive may have sent it: never retried blindly.
+  if (!provedNotActedOn(result)) {
+    // Missive may have sent it (a 5xx, a connection dropped after the request was written, a
+    // timeout, an unreadable 2xx): never retried blindly. Retrying these after 30 s texted readers
+    // twice; the ledger's `unknown` is settled by evidence (Twilio, Missive) instead.
     await sql.begin(async (tx) => {
-      await markUnknown(tx, claim.ledgerId, result.status || null, result.error)
+      await markUnknown(tx, claim.ledgerId, result.status, result.error)
       await archiveMessage(tx, ctx.queue, row.msgId)
     })
     return { status: 'unknown', detail: result.error, httpStatus: result.status }
   }
 
-  // A definite failure (an HTTP error answer, or no connection at all): nothing was sent.
+  // A failure that proves nothing was sent (no connection, a 4xx rejecting the request): retried.
   return await sql.begin(async (tx) => {
     const attempts = await recordFailedAttempt(tx, claim.ledgerId, result.status, result.error)
     if (attempts >= MAX_ATTEMPTS) {
@@ -323,6 +326,12 @@ async function recordSent(
         draftId,
         conversationId,
       })
+      if (recorded.earlyWebhook === 'lookup') {
+        // Provisional anyway (the reconcile fills the status from Twilio): a failure is only logged.
+        await recordOutgoingStatus({ ...ctx.deps, log }, draftId).catch((error) =>
+          log.warn('could not record the SID of an early outgoing webhook', { draftId, error })
+        )
+      }
       return {
         status: 'sent',
         detail: recorded.secondMessageQueueId !== null

@@ -1,11 +1,14 @@
 import type { Config } from '../config/env.ts'
 import type { Db } from '../db/client.ts'
+import type { MissivePacer, PaceSlot, TokenPurpose } from '../missive/index.ts'
 
 // Pacing inside Missive's per-token windows (DESIGN.md "Sending guarantees"), decided in the
 // database by public.missive_rate_acquire (migration 20250601000200) so every drain, concurrent or
-// successive, shares one budget per token. Every Missive call the sender makes takes a slot first.
+// successive, shares one budget per token. Every Missive call of every token takes a slot first:
+// the client asks `databasePacer` before each request (wired in runtime/deps.ts), and the sender
+// reserves its slot explicitly so that its last look comes after the wait.
 
-export type TokenPurpose = 'first-messages' | 'second-messages' | 'read-conversation'
+export type { TokenPurpose }
 
 export interface RateLimits {
   maxConcurrent: number
@@ -36,6 +39,7 @@ export function rateLimitsFrom(config: Config): RateLimits {
 const tokenOf: Record<TokenPurpose, (config: Config) => string> = {
   'first-messages': (config) => config.MISSIVE_SECRET_BROADCAST_FIRST_MESSAGES,
   'second-messages': (config) => config.MISSIVE_SECRET_BROADCAST_SECOND_MESSAGES,
+  'non-broadcast': (config) => config.MISSIVE_SECRET_NON_BROADCAST,
   'read-conversation': (config) => config.MISSIVE_SECRET_CAMPAIGN_READ_CONVERSATION,
 }
 
@@ -91,14 +95,20 @@ export async function cancelSlot(db: Db, requestId: number): Promise<void> {
   await db`SELECT public.missive_rate_cancel(${requestId}::bigint)`
 }
 
-/**
- * Runs one Missive call inside a slot, then releases it. A failed release must not hide the
- * call's outcome (a sent draft would go unrecorded): the slot then frees when its lease ends.
- */
-export async function withSlot<T>(db: Db, requestId: number, call: () => Promise<T>): Promise<T> {
-  try {
-    return await call()
-  } finally {
-    await releaseSlot(db, requestId).catch(() => {})
+/** The windows in the database, as the Missive client's pacer: one budget per token, shared by every caller. */
+export function databasePacer(db: Db, config: Config): MissivePacer {
+  const limits = rateLimitsFrom(config)
+  return {
+    async acquire(token: string, purpose: TokenPurpose, maxWaitMs: number): Promise<PaceSlot> {
+      const slot = await acquireSlot(db, { purpose, tokenKey: await tokenKey(token), limits }, maxWaitMs)
+      if (!slot.ok) return slot
+      return {
+        ok: true,
+        // A failed release must not hide the call's outcome (a sent draft would go unrecorded):
+        // the slot then frees when its lease ends.
+        release: () => releaseSlot(db, slot.requestId).catch(() => {}),
+        cancel: () => cancelSlot(db, slot.requestId),
+      }
+    },
   }
 }

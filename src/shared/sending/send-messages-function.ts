@@ -8,8 +8,9 @@ import { drainQueue } from './drain.ts'
 // ({"isSecond": false}) and `send-second-messages` ({"isSecond": true}); see migration
 // 20250601000200. Upstream sent one message per call every 2 s; one call here drains its queue
 // for up to SEND_DRAIN_SECONDS at the pace Missive's rate windows allow.
+// Absent means the first queue; anything but a boolean (null, 1, "true") is a 400, never a guess.
 const bodySchema = z.object({
-  isSecond: z.boolean().nullish(),
+  isSecond: z.boolean().optional(),
 })
 
 export const sendMessagesFunction: FunctionDefinition = {
@@ -18,6 +19,9 @@ export const sendMessagesFunction: FunctionDefinition = {
   routes: (deps) =>
     new Hono({ strict: false }).post('/', async (c) => {
       const body = await parseJsonBody(c, bodySchema)
-      return c.json(await drainQueue(deps, body.isSecond === true))
+      const summary = await drainQueue(deps, body.isSecond === true)
+      // A drain whose message handling threw (database trouble) answers 500, summary included: the
+      // per-minute job's call lands in net._http_response, where a 200 would hide the failure.
+      return c.json(summary, summary.errors > 0 ? 500 : 200)
     }),
 }

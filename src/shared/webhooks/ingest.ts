@@ -20,6 +20,7 @@ import {
   commentEventSchema,
   type ConversationEvent,
   conversationEventSchema,
+  fromEpoch,
   isIncomingMessage,
   isOutgoingMessage,
   isRuleType,
@@ -51,8 +52,8 @@ interface AfterCommit {
   postKeys: string[]
   /** References of an SMS conversation, for the lookup cache refresh. */
   lookupReferences: string[]
-  /** An outgoing SMS whose Twilio SID Missive may know. */
-  outgoingMessageId: string | null
+  /** An outgoing SMS whose Twilio SID Missive may know, with the SID and time the webhook carried. */
+  outgoing: { id: string; externalId: string | null; deliveredAt: Date | null } | null
 }
 
 export async function ingestUserAction(deps: Deps, rawBody: string): Promise<IngestOutcome> {
@@ -188,7 +189,13 @@ function afterCommitWork(type: RuleType, event: AnyEvent): AfterCommit {
     return {
       postKeys: isIncomingMessage(type) ? confirmationKeys(message.id) : [],
       lookupReferences: message.references ?? [],
-      outgoingMessageId: isOutgoingMessage(type) ? message.id : null,
+      outgoing: isOutgoingMessage(type)
+        ? {
+          id: message.id,
+          externalId: message.external_id ?? null,
+          deliveredAt: message.delivered_at != null ? fromEpoch(message.delivered_at) : null,
+        }
+        : null,
     }
   }
   if (type === 'new_comment') {
@@ -196,10 +203,10 @@ function afterCommitWork(type: RuleType, event: AnyEvent): AfterCommit {
     return {
       postKeys: [],
       lookupReferences: (event as CommentEvent).latest_message?.references ?? [],
-      outgoingMessageId: null,
+      outgoing: null,
     }
   }
-  return { postKeys: [], lookupReferences: [], outgoingMessageId: null }
+  return { postKeys: [], lookupReferences: [], outgoing: null }
 }
 
 /** The lookup refresh and the Missive calls run side by side; only a failed post fails the webhook. */
@@ -216,8 +223,8 @@ async function afterCommit(
     work.lookupReferences.length > 0
       ? refreshLookupSummary(deps.config, log, conversationId, work.lookupReferences)
       : Promise.resolve('skipped'),
-    work.outgoingMessageId
-      ? recordOutgoingStatus({ ...deps, log }, work.outgoingMessageId).catch((error) => {
+    work.outgoing
+      ? recordOutgoingStatus({ ...deps, log }, work.outgoing.id, work.outgoing).catch((error) => {
         // Provisional anyway: the reconcile fills the status from Twilio.
         log.warn('Could not record the outgoing SMS status', { error })
       })

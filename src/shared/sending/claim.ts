@@ -1,0 +1,79 @@
+import type { Sql, TransactionSql } from '../db/client.ts'
+import { lockRecipientForClaim } from '../opt-out/recipient-lock.ts'
+import type { QueuedMessage, QueueName } from '../queue/index.ts'
+import { checkEligibility, type Verdict } from './eligibility.ts'
+import { type Claim, claimForSending, recordSkip, type SendKey } from './ledger.ts'
+
+// The last look before the Missive call and the ledger claim, in ONE transaction, taken after the
+// wait for a rate slot (issue 9 item 2). Upstream, and this sender before, checked eligibility and
+// then claimed in separate statements while holding a queue message it had read seconds earlier:
+// a reply that deleted the follow-up from the queue in the meantime was never noticed, and the
+// reader got the follow-up anyway.
+//
+// Why it is atomic:
+//   - The queue row is locked FOR UPDATE. A reply or opt-out removes a follow-up with pgmq.delete:
+//     if it committed, the row is gone and nothing is claimed; if it is in progress, the lock
+//     waits for it and then finds the row gone; if it comes later, its delete waits for our commit
+//     (the claim is then the earlier event, and the follow-up goes out).
+//   - Before eligibility is read, the recipient is locked: its authors row FOR SHARE (any UPDATE
+//     of `unsubscribed`, whoever makes it, either committed before, and we see it and skip, or
+//     waits for the claim to commit), and the per-number lock that unsubscribeAuthor takes
+//     (opt-out/recipient-lock.ts), which also covers a number with no authors row yet.
+// The guarantee is therefore "no claim after a committed reply or opt-out". A reply or opt-out
+// that commits after the claim finds the text already on its way: it cannot be called back.
+
+export type LastLook =
+  | { kind: 'claimed'; claim: Claim }
+  /** The queue message was removed before the claim (a reply or an opt-out): recorded as skipped. */
+  | { kind: 'withdrawn'; reason: string }
+  | { kind: 'not-eligible'; verdict: Exclude<Verdict, { kind: 'send' }> }
+  /** Another queue message owns this recipient and phase (or the withdrawal could not be recorded). */
+  | { kind: 'taken' }
+
+const DEADLOCK = '40P01'
+const ATTEMPTS = 3
+
+export async function lastLookAndClaim(
+  sql: Sql,
+  key: SendKey,
+  queue: QueueName,
+  msgId: number,
+  message: QueuedMessage,
+): Promise<LastLook> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message)) as LastLook
+    } catch (error) {
+      // An opt-out locks the author and then the number's other follow-ups, the reverse of this
+      // order; PostgreSQL breaks such a cycle by aborting one side. Nothing was claimed: look again.
+      if ((error as { code?: string }).code !== DEADLOCK || attempt >= ATTEMPTS) throw error
+    }
+  }
+}
+
+async function lastLookIn(
+  tx: TransactionSql,
+  key: SendKey,
+  queue: QueueName,
+  msgId: number,
+  message: QueuedMessage,
+): Promise<LastLook> {
+  const queued = await tx`SELECT msg_id FROM ${tx(`pgmq.q_${queue}`)} WHERE msg_id = ${msgId} FOR UPDATE`
+  if (queued.length === 0) {
+    const reason = `${key.isSecond ? 'follow-up' : 'message'} withdrawn before the send: ` +
+      'its queue message was removed (a reply or opt-out)'
+    return (await recordSkip(tx, key, queue, msgId, reason)) ? { kind: 'withdrawn', reason } : { kind: 'taken' }
+  }
+
+  await lockRecipient(tx, key.phone)
+  const verdict = await checkEligibility(tx, message, key.isSecond)
+  if (verdict.kind !== 'send') return { kind: 'not-eligible', verdict }
+
+  const claim = await claimForSending(tx, key, queue, msgId)
+  return claim ? { kind: 'claimed', claim } : { kind: 'taken' }
+}
+
+async function lockRecipient(tx: TransactionSql, phone: string): Promise<void> {
+  await lockRecipientForClaim(tx, phone)
+  await tx`SELECT 1 FROM public.authors WHERE phone_number = ${phone} FOR SHARE`
+}
