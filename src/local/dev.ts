@@ -126,6 +126,8 @@ async function main(): Promise<void> {
     recipientFiles: config.SUPABASE_URL ? undefined : diskRecipientFiles(config.CAMPAIGN_FILE_DIR),
   })
   cleanups.push(() => deps.sql.end({ timeout: 5 }))
+  // As the edge entry does with the web platform's hook (runtime/deps.ts): reported when SENTRY_DSN is set.
+  process.on('unhandledRejection', (reason) => deps.log.error('Unhandled rejection', { error: reason }))
   const functionsUrl = `http://127.0.0.1:${functionsPort}${FUNCTIONS_PREFIX}/`
   const secretKey = Object.values(config.SUPABASE_SECRET_KEYS)[0]
   await seedVault(sql, functionsUrl, secretKey)
