@@ -252,6 +252,52 @@ async function checkRowLevelSecurity(sql: Sql): Promise<CheckResult[]> {
   }]
 }
 
+/**
+ * Jobs whose runs failed in the last day. A failing job (say a Vault secret missing, so
+ * invoke_edge_function raises) never reaches a function, so only cron.job_run_details shows it.
+ */
+async function checkCronRuns(sql: Sql): Promise<CheckResult[]> {
+  const check = 'cron runs in the last 24 hours'
+  const [hasDetails] = await sql`SELECT to_regclass('cron.job_run_details') IS NOT NULL AS ok`
+  if (!hasDetails.ok) return []
+  const failed = await sql<{ jobname: string; failures: number; message: string | null }[]>`
+    SELECT j.jobname, count(*)::integer AS failures,
+      (array_agg(d.return_message ORDER BY d.start_time DESC))[1] AS message
+    FROM cron.job_run_details d JOIN cron.job j ON j.jobid = d.jobid
+    WHERE d.status = 'failed' AND d.start_time > now() - interval '24 hours'
+    GROUP BY j.jobname ORDER BY j.jobname`
+  if (failed.length === 0) return [{ check, ok: true, detail: 'no failed runs' }]
+  return [{
+    check,
+    ok: false,
+    detail: failed.map((row) => `${row.jobname} failed ${row.failures}× (last: ${row.message?.trim()})`).join('; '),
+    fix: 'fix the cause named above (often a missing Vault secret); details in cron.job_run_details',
+  }]
+}
+
+/**
+ * Calls from the database to functions that failed in the last hour (pg_net keeps responses for 6
+ * hours): a function answering 401 means Vault's secret_key is not one of the function's keys.
+ */
+async function checkNetResponses(sql: Sql): Promise<CheckResult[]> {
+  const check = 'calls from the database to functions in the last hour'
+  const [hasResponses] = await sql`SELECT to_regclass('net._http_response') IS NOT NULL AS ok`
+  if (!hasResponses.ok) return []
+  const failed = await sql<{ outcome: string; n: number }[]>`
+    SELECT coalesce(status_code::text, CASE WHEN timed_out THEN 'timeout' ELSE 'error' END) AS outcome, count(*)::integer AS n
+    FROM net._http_response
+    WHERE created > now() - interval '1 hour' AND (status_code IS NULL OR status_code >= 400)
+    GROUP BY 1 ORDER BY 1`
+  if (failed.length === 0) return [{ check, ok: true, detail: 'none failed' }]
+  return [{
+    check,
+    ok: false,
+    detail: failed.map((row) => `${row.n} answered ${row.outcome}`).join(', '),
+    fix:
+      "401: Vault's secret_key is not one of SUPABASE_SECRET_KEYS; 404: a function is not deployed; 5xx: read the function's logs (or Sentry)",
+  }]
+}
+
 export async function runDoctor(sql: Sql, functionsUrl: string): Promise<CheckResult[]> {
   const vault = await checkVault(sql, functionsUrl)
   return [
@@ -260,6 +306,8 @@ export async function runDoctor(sql: Sql, functionsUrl: string): Promise<CheckRe
     ...await checkCronJobs(sql),
     ...await checkQueues(sql),
     ...await checkFunction(functionsUrl, vault.secretKey),
+    ...await checkCronRuns(sql),
+    ...await checkNetResponses(sql),
     ...await checkRowLevelSecurity(sql),
   ]
 }
