@@ -19,6 +19,7 @@ import { ensurePostgresInstalled, startCluster, stopServer } from './postgres/cl
 import { findRunningServer } from './postgres/running-server.ts'
 import { applyMigrations, applyStandIns } from './postgres/migrate.ts'
 import { mintUserToken } from './token.ts'
+import { storeVaultSecret } from './vault-secrets.ts'
 
 // `npm run dev`: the whole stack on this machine. PostgreSQL (with pg_cron and the local stand-ins
 // for pgmq, pg_net and vault), the migrations, the function gateway, the pg_net delivery loop and
@@ -45,11 +46,8 @@ async function requireFreePort(port: number, variable: string): Promise<void> {
 }
 
 async function seedVault(sql: Sql, edgeFunctionUrl: string, secretKey: string): Promise<void> {
-  for (const [name, value] of [['edge_function_url', edgeFunctionUrl], ['secret_key', secretKey]]) {
-    const updated =
-      await sql`UPDATE vault.secrets SET secret = ${value}, updated_at = now() WHERE name = ${name} RETURNING id`
-    if (updated.length === 0) await sql`SELECT vault.create_secret(${value}, ${name})`
-  }
+  await storeVaultSecret(sql, 'edge_function_url', edgeFunctionUrl)
+  await storeVaultSecret(sql, 'secret_key', secretKey)
 }
 
 async function main(): Promise<void> {
@@ -135,6 +133,8 @@ async function main(): Promise<void> {
     recipientFiles: config.SUPABASE_URL ? undefined : diskRecipientFiles(config.CAMPAIGN_FILE_DIR),
   })
   cleanups.push(() => deps.sql.end({ timeout: 5 }))
+  // As the edge entry does with the web platform's hook (runtime/deps.ts): reported when SENTRY_DSN is set.
+  process.on('unhandledRejection', (reason) => deps.log.error('Unhandled rejection', { error: reason }))
   const functionsUrl = `http://127.0.0.1:${functionsPort}${FUNCTIONS_PREFIX}/`
   const secretKey = Object.values(config.SUPABASE_SECRET_KEYS)[0]
   await seedVault(sql, functionsUrl, secretKey)
@@ -145,8 +145,11 @@ async function main(): Promise<void> {
     hostname: '127.0.0.1',
   })
   cleanups.push(() => new Promise((resolve) => server.close(() => resolve(undefined))))
-  const worker = startNetWorker(sql, deps.log.child({ component: 'pg_net' }))
-  cleanups.push(() => worker.stop())
+  if (standIns.includes('pg_net')) {
+    // With a real, preloaded pg_net its own background worker delivers the requests.
+    const worker = startNetWorker(sql, deps.log.child({ component: 'pg_net' }))
+    cleanups.push(() => worker.stop())
+  }
 
   const token = config.SUPABASE_JWT_SECRET ? await mintUserToken(config.SUPABASE_JWT_SECRET) : null
   console.log(`ready: ${functionsUrl}`)

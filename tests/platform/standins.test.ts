@@ -2,7 +2,8 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { createSql } from '../../src/shared/db/client.ts'
 import { createLogger } from '../../src/shared/log/logger.ts'
 import { startNetWorker } from '../../src/local/net-worker.ts'
-import { resetDatabase, useTestDatabase } from '../support/database.ts'
+import { storeVaultSecret } from '../../src/local/vault-secrets.ts'
+import { resetDatabase, setVaultSecrets, useTestDatabase } from '../support/database.ts'
 import { createServer } from 'node:http'
 
 const db = useTestDatabase()
@@ -67,6 +68,25 @@ describe('pgmq stand-in', () => {
 })
 
 describe('pg_net stand-in', () => {
+  it('refuses a non-JSON Content-Type and a null body, as pg_net does; adds the JSON one when omitted', async () => {
+    const { sql } = db
+    await expect(
+      sql`SELECT net.http_post('http://127.0.0.1:9/x', '{}'::jsonb, '{}'::jsonb, '{"Content-Type": "text/plain"}'::jsonb)`,
+    )
+      .rejects.toThrow('Content-Type header must be "application/json"')
+    await expect(
+      sql`SELECT net.http_post('http://127.0.0.1:9/x', '{}'::jsonb, '{}'::jsonb, '{"content-type": "application/json; charset=utf-8"}'::jsonb)`,
+    )
+      .rejects.toThrow('Content-Type header must be "application/json"')
+    await expect(sql`SELECT net.http_post('http://127.0.0.1:9/x', NULL::jsonb)`).rejects.toThrow(
+      'body must not be null',
+    )
+    const [{ id }] =
+      await sql`SELECT net.http_post('http://127.0.0.1:9/x', '{}'::jsonb, '{}'::jsonb, '{"apikey": "k"}'::jsonb) AS id`
+    const [queued] = await sql`SELECT headers FROM net.http_request_queue WHERE id = ${id}`
+    expect(queued.headers).toEqual({ apikey: 'k', 'Content-Type': 'application/json' })
+  })
+
   it('delivers a request only after the inserting transaction commits, and never after a rollback', async () => {
     const { sql } = db
     const received: { method?: string; url?: string; headers: Record<string, unknown>; body: string }[] = []
@@ -114,5 +134,59 @@ describe('vault stand-in', () => {
     const [row] = await sql`SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = 'secret_key'`
     expect(row.decrypted_secret).toBe('s3cret')
     await expect(sql`SELECT vault.create_secret('again', 'secret_key')`).rejects.toThrow(/duplicate key/)
+  })
+
+  it('keeps ciphertext in vault.secrets: a value written there directly does not decrypt, as on Supabase', async () => {
+    const { sql } = db
+    await sql`SELECT vault.create_secret('sb_secret_one', 'secret_key')`
+    const [stored] = await sql`SELECT secret FROM vault.secrets WHERE name = 'secret_key'`
+    expect(stored.secret).not.toContain('sb_secret_one')
+    await sql`UPDATE vault.secrets SET secret = 'sb_secret_two' WHERE name = 'secret_key'`
+    await expect(sql`SELECT decrypted_secret FROM vault.decrypted_secrets WHERE name = 'secret_key'`).rejects
+      .toThrow(/decrypt/)
+  })
+
+  it('rotates a secret with vault.update_secret(secret_id, new_secret, …), the real signature', async () => {
+    const { sql } = db
+    const [{ id }] = await sql`SELECT vault.create_secret('first', 'edge_function_url', 'url') AS id`
+    await sql`SELECT vault.update_secret(${id}::uuid, 'second')`
+    await sql`SELECT vault.update_secret(secret_id => ${id}::uuid, new_description => 'renamed')`
+    const [row] = await sql`SELECT decrypted_secret, description FROM vault.decrypted_secrets WHERE id = ${id}`
+    expect(row).toEqual({ decrypted_secret: 'second', description: 'renamed' })
+  })
+
+  it('the local stack and the tests rotate secrets through vault.update_secret', async () => {
+    const { sql } = db
+    await storeVaultSecret(sql, 'secret_key', 'sb_secret_old')
+    await storeVaultSecret(sql, 'secret_key', 'sb_secret_new')
+    await setVaultSecrets(sql, { edgeFunctionUrl: 'http://a.test/functions/v1/', secretKey: 'k1' })
+    await setVaultSecrets(sql, { edgeFunctionUrl: 'http://b.test/functions/v1/', secretKey: 'k2' })
+    const rows = await sql`SELECT name, decrypted_secret FROM vault.decrypted_secrets ORDER BY name`
+    expect(rows).toEqual([
+      { name: 'edge_function_url', decrypted_secret: 'http://b.test/functions/v1/' },
+      { name: 'secret_key', decrypted_secret: 'k2' },
+    ])
+  })
+})
+
+describe('what pg_net keeps, and for how long', () => {
+  it('nothing reads net._http_response: pg_net deletes responses after 6 hours, so no logic may depend on one', async () => {
+    const { readdir, readFile } = await import('node:fs/promises')
+    const root = new URL('../../', import.meta.url)
+    const files: string[] = []
+    const walk = async (dir: URL) => {
+      for (const entry of await readdir(dir, { withFileTypes: true })) {
+        const url = new URL(entry.name + (entry.isDirectory() ? '/' : ''), dir)
+        if (entry.isDirectory()) await walk(url)
+        else if (/\.(sql|ts)$/.test(entry.name)) files.push(url.pathname)
+      }
+    }
+    await walk(new URL('supabase/migrations/', root))
+    await walk(new URL('src/shared/', root))
+    const readers = []
+    for (const file of files) {
+      if (/_http_response|http_collect_response/.test(await readFile(file, 'utf8'))) readers.push(file)
+    }
+    expect(readers).toEqual([])
   })
 })

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, inject } from 'vitest'
+import { storeVaultSecret } from '../../src/local/vault-secrets.ts'
 import { createSql, type Sql } from '../../src/shared/db/client.ts'
 
 export function databaseUrl(database: string): string {
@@ -83,12 +84,14 @@ export async function resetDatabase(sql: Sql): Promise<void> {
   await sql`DELETE FROM cron.job WHERE jobname IS NULL OR NOT (jobname = ANY(${inject('staticCronJobs')}))`
 }
 
-/** The vault secrets that the database's calls to functions read (URL root and secret key). */
+/**
+ * The vault secrets that the database's calls to functions read (URL root and secret key), created
+ * or rotated with vault.create_secret / vault.update_secret as on Supabase.
+ */
 export async function setVaultSecrets(
   sql: Sql,
   secrets: { edgeFunctionUrl: string; secretKey: string },
 ): Promise<void> {
-  await sql`DELETE FROM vault.secrets WHERE name IN ('edge_function_url', 'secret_key')`
-  await sql`SELECT vault.create_secret(${secrets.edgeFunctionUrl}, 'edge_function_url')`
-  await sql`SELECT vault.create_secret(${secrets.secretKey}, 'secret_key')`
+  await storeVaultSecret(sql, 'edge_function_url', secrets.edgeFunctionUrl)
+  await storeVaultSecret(sql, 'secret_key', secrets.secretKey)
 }

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { chown, mkdir } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { preloadLibraries } from './extensions.ts'
 import { findRunningServer, type RunningServer } from './running-server.ts'
 
 const run = promisify(execFile)
@@ -79,7 +80,7 @@ function serverOptions(options: ClusterOptions): string {
     `port=${options.port}`,
     `listen_addresses=127.0.0.1`,
     `unix_socket_directories=${options.socketDir}`,
-    `shared_preload_libraries=pg_cron`,
+    `shared_preload_libraries=${preloadLibraries().join(',')}`,
     `cron.database_name=${options.cronDatabase}`,
     `max_connections=200`,
     `timezone=UTC`,

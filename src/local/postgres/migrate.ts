@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { readdir, readFile } from 'node:fs/promises'
 import { fileURLToPath } from 'node:url'
 import type { Sql } from '../../shared/db/client.ts'
+import { chooseImplementation, PRELOADED_EXTENSIONS } from './extensions.ts'
 
 const projectRoot = fileURLToPath(new URL('../../../', import.meta.url))
 export const migrationsDir = `${projectRoot}supabase/migrations`
@@ -9,17 +10,33 @@ const standInsDir = `${projectRoot}src/local/standins`
 
 /** Each stand-in replaces the Supabase extension of the same purpose when it is not installable here. */
 const standIns = [
-  { extension: 'pgmq', file: 'pgmq.sql' },
-  { extension: 'pg_net', file: 'pg_net.sql' },
-  { extension: 'supabase_vault', file: 'vault.sql' },
+  { extension: 'pgmq', file: 'pgmq.sql', schema: 'pgmq' },
+  { extension: 'pg_net', file: 'pg_net.sql', schema: 'net' },
+  { extension: 'supabase_vault', file: 'vault.sql', schema: 'vault' },
 ]
 
-/** Applies the local stand-ins for pgmq, pg_net and vault where the real extension is missing. */
-export async function applyStandIns(sql: Sql): Promise<string[]> {
+/**
+ * Applies the local stand-ins for pgmq, pg_net and vault where the real extension cannot be used
+ * (see extensions.ts); `standInFor` names extensions replaced even where a real one could work.
+ * Returns the extensions that got a stand-in.
+ */
+export async function applyStandIns(sql: Sql, options: { standInFor?: string[] } = {}): Promise<string[]> {
   const applied: string[] = []
-  for (const { extension, file } of standIns) {
+  const [{ preload }] = await sql<{ preload: string }[]>`SELECT current_setting('shared_preload_libraries') AS preload`
+  const preloaded = new Set(preload.split(',').map((name) => name.trim().replace(/^"|"$/g, '')))
+  for (const { extension, file, schema } of standIns) {
     const [available] = await sql`SELECT 1 AS ok FROM pg_available_extensions WHERE name = ${extension}`
-    if (available) {
+    // A database made earlier with the stand-in keeps it (its schema would clash with the extension's).
+    const [standInPresent] = await sql`
+      SELECT 1 AS ok FROM pg_namespace n WHERE nspname = ${schema}
+        AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = ${extension})`
+    const implementation = standInPresent ? 'stand-in' : chooseImplementation({
+      available: Boolean(available),
+      needsPreload: PRELOADED_EXTENSIONS.includes(extension),
+      preloaded: preloaded.has(extension),
+      realAllowed: !(options.standInFor ?? []).includes(extension),
+    })
+    if (implementation === 'real') {
       await sql.unsafe(`CREATE EXTENSION IF NOT EXISTS ${extension} CASCADE`)
       continue
     }

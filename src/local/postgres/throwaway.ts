@@ -54,7 +54,9 @@ export async function startThrowawayCluster(
     await admin.unsafe(`CREATE DATABASE ${templateDatabase}`)
     await admin.end()
     const template = createSql(cluster.url(templateDatabase), { max: 1 })
-    await applyStandIns(template)
+    // pg_net's stand-in even where a real one is installed: its worker serves one database
+    // (pg_net.database_name), and each test file clones its own.
+    await applyStandIns(template, { standInFor: ['pg_net'] })
     await applyMigrations(template)
     const staticCronJobs = (await template`SELECT jobname FROM cron.job`).map((row) => row.jobname as string)
     await template.end()

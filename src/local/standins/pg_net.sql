@@ -49,9 +49,24 @@ LANGUAGE plpgsql AS $$
 DECLARE
   request_id bigint;
   full_url text := net._with_query(url, params);
+  content_type text;
 BEGIN
+  -- As pg_net: the body is sent as JSON, so any other Content-Type is refused (an exact match:
+  -- "application/json; charset=utf-8" is refused too); an omitted one is added.
+  SELECT header_value INTO content_type
+  FROM jsonb_each_text(COALESCE(headers, '{}'::jsonb)) AS h(header_name, header_value)
+  WHERE lower(header_name) = 'content-type'
+  LIMIT 1;
+  IF content_type IS NULL THEN
+    headers := COALESCE(headers, '{}'::jsonb) || '{"Content-Type": "application/json"}'::jsonb;
+  ELSIF content_type <> 'application/json' THEN
+    RAISE EXCEPTION 'Content-Type header must be "application/json"';
+  END IF;
+  IF body IS NULL THEN
+    RAISE EXCEPTION 'body must not be null';
+  END IF;
   INSERT INTO net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-  VALUES ('POST', full_url, COALESCE(headers, '{}'::jsonb), convert_to(COALESCE(body, '{}'::jsonb)::text, 'UTF8'), timeout_milliseconds)
+  VALUES ('POST', full_url, headers, convert_to(body::text, 'UTF8'), timeout_milliseconds)
   RETURNING id INTO request_id;
   PERFORM pg_notify('net_http_request', request_id::text);
   RETURN request_id;

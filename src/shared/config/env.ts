@@ -72,6 +72,10 @@ export const configSchema = z.object({
   FAILURE_JOBS_POST_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   CAMPAIGN_FILE_DIR: z.string().default('.local/storage'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+
+  // Error reporting (src/shared/reporting): unset = off.
+  SENTRY_DSN: optionalText.pipe(url.optional()),
+  SENTRY_ENVIRONMENT: z.string().default('production'),
 })
 
 export type Config = z.infer<typeof configSchema>

@@ -3,6 +3,7 @@ import { HTTPException } from 'hono/http-exception'
 import type { ContentfulStatusCode } from 'hono/utils/http-status'
 import { z } from 'zod'
 import type { Logger } from '../log/logger.ts'
+import { attachedContext } from '../reporting/report-context.ts'
 
 /**
  * A failure a client is meant to see: its status and `{ message, ...extra }` body are the contract
@@ -56,7 +57,7 @@ export async function parseJsonBody<T extends z.ZodType>(
 
 export function renderError(error: unknown, c: Context, log: Logger): Response {
   if (error instanceof AppError) {
-    if (error.status >= 500) log.error(error.message, { path: c.req.path, error })
+    if (error.status >= 500) log.error(error.message, { path: c.req.path, ...attachedContext(error), error })
     return c.json({ message: error.message, ...error.extra }, error.status)
   }
   if (error instanceof HTTPException) {
@@ -65,6 +66,6 @@ export function renderError(error: unknown, c: Context, log: Logger): Response {
   if (error instanceof z.ZodError) {
     return c.json({ message: `Validation error: ${describeIssues(error)}` }, 400)
   }
-  log.error('Unhandled error', { method: c.req.method, path: c.req.path, error })
+  log.error('Unhandled error', { method: c.req.method, path: c.req.path, ...attachedContext(error), error })
   return c.json({ message: 'Internal Server Error' }, 500)
 }

@@ -38,6 +38,11 @@ export function createFunctionApp(definition: FunctionDefinition, deps: Deps): H
   const app = new Hono({ strict: false })
   const log = deps.log.child({ function: definition.name })
   const allowed = new Set(deps.config.SIDEBAR_ALLOWED_ORIGINS)
+  // An edge isolate may be stopped once the response is out: error reports go first (bounded).
+  app.use(async (_c, next) => {
+    await next()
+    await deps.reporter.flush(2000)
+  })
   app.use(methodNotAllowed({
     app,
     onMethodNotAllowed: (c, methods) => c.json({ message: 'Method Not Allowed' }, 405, { Allow: methods.join(', ') }),

@@ -3,6 +3,7 @@ import { z } from 'zod'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { withReportContext } from '../reporting/report-context.ts'
 import { reconcilePass } from './reconcile-pass.ts'
 import { settleUnknownSends } from './settle-unknown.ts'
 import { applyStatusCallback, decodeForm, verifyCallback } from './status-callback.ts'
@@ -35,7 +36,9 @@ function routes(deps: Deps) {
   // Called every minute by `reconcile-twilio-status-<broadcast|campaign>-<id>` (see docs/reconcile.md).
   app.post('/', async (c) => {
     const target = parseTarget(await readJson(c))
-    const summary = await reconcilePass(deps, target)
+    const summary = await reconcilePass(deps, target).catch((error) => {
+      throw withReportContext(error, { [`${target.kind}Id`]: target.id })
+    })
     return c.json({ [`${target.kind}Id`]: target.id, ...summary })
   })
 

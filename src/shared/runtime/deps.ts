@@ -5,6 +5,8 @@ import { createLogger, type Logger, setLogLevel } from '../log/logger.ts'
 import { createMissiveClient, type MissiveClient } from '../missive/index.ts'
 import type { RecipientFileStore } from '../storage/recipient-file-store.ts'
 import { databasePacer } from '../sending/rate-budget.ts'
+import { reportingLogger } from '../reporting/reporting-logger.ts'
+import { createSentryReporter, type ErrorReporter, noReporter } from '../reporting/sentry-reporter.ts'
 import { createTwilioClient, type TwilioClient } from '../twilio/index.ts'
 
 /**
@@ -25,6 +27,8 @@ export interface Deps {
    * local stack injects a disk store from src/local, which src/shared may not import.
    */
   recipientFiles?: RecipientFileStore
+  /** Sentry when SENTRY_DSN is set; every error-level log line goes to it (see deps.log). */
+  reporter: ErrorReporter
 }
 
 /** With `sql`, every request counts in its token's windows in the database (sending/rate-budget.ts). */
@@ -52,13 +56,22 @@ export function twilioClientFor(config: Config): TwilioClient {
   })
 }
 
+export function reporterFor(config: Config): ErrorReporter {
+  if (!config.SENTRY_DSN) return noReporter
+  const runtime = 'Deno' in globalThis ? 'deno' : 'node'
+  return createSentryReporter({ dsn: config.SENTRY_DSN, environment: config.SENTRY_ENVIRONMENT, runtime })
+}
+
 export function createDeps(config: Config, overrides: Partial<Deps> = {}): Deps {
   setLogLevel(config.LOG_LEVEL)
+  const reporter = overrides.reporter ?? reporterFor(config)
+  const log = overrides.log ?? createLogger()
   const sql = overrides.sql ?? createSql(config.DB_POOL_URL, { max: config.DB_POOL_MAX })
   return {
     config,
     sql,
-    log: overrides.log ?? createLogger(),
+    log: reporter === noReporter ? log : reportingLogger(log, reporter),
+    reporter,
     missive: overrides.missive ?? missiveClientFor(config, sql),
     twilio: overrides.twilio ?? twilioClientFor(config),
     now: overrides.now ?? (() => new Date()),
@@ -70,6 +83,19 @@ let processDeps: Deps | undefined
 
 /** The deps of a deployed function: config from the environment, one pool per isolate. */
 export function defaultDeps(): Deps {
-  processDeps ??= createDeps(getConfig())
+  if (!processDeps) {
+    const deps = processDeps = createDeps(getConfig())
+    // Errors no handler sees (a rejected promise nobody awaited). `addEventListener` on the global
+    // scope is the web platform's hook, which the edge runtime (Deno) has; Node has not, and the
+    // local stack registers its own (src/local/dev.ts).
+    const scope = globalThis as { addEventListener?: (type: string, listener: (event: Event) => void) => void }
+    scope.addEventListener?.('unhandledrejection', (event) => {
+      const reason = (event as Event & { reason?: unknown }).reason
+      deps.log.error('Unhandled rejection', { error: reason })
+    })
+    scope.addEventListener?.('error', (event) => {
+      deps.log.error('Uncaught error', { error: (event as Event & { error?: unknown }).error })
+    })
+  }
   return processDeps
 }

@@ -1,4 +1,5 @@
 import { nextVisibleInMs, queueFor, type QueueName, readMessages } from '../queue/index.ts'
+import { maskPhone } from '../log/logger.ts'
 import type { Deps } from '../runtime/deps.ts'
 import type { OutcomeStatus } from './outcome.ts'
 import { processMessage, type SendContext } from './process-message.ts'
@@ -15,6 +16,16 @@ export type DrainSummary = Record<OutcomeStatus, number> & {
   stoppedBy: 'empty' | 'deadline' | 'rate-limit' | 'error'
   /** Whether the per-minute job was removed because the queue is empty. */
   jobRemoved: boolean
+}
+
+/** Which broadcast or campaign, and whose (masked) number, a queue message was for: log scope only. */
+function messageScope(message: unknown): Record<string, unknown> {
+  const m = (message ?? {}) as Record<string, unknown>
+  return {
+    broadcastId: m.broadcast_id,
+    campaignId: m.campaign_id,
+    phone: typeof m.recipient_phone_number === 'string' ? maskPhone(m.recipient_phone_number) : undefined,
+  }
 }
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
@@ -78,7 +89,7 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
         // The message keeps its lease and comes back; a `sending` ledger row then makes it
         // `unknown` rather than a second text. Stop this worker: the database is likely unwell.
         summary.errors++
-        log.error('handling a queue message failed', { msgId: row.msgId, error })
+        log.error('handling a queue message failed', { msgId: row.msgId, ...messageScope(row.message), error })
         break
       }
     }

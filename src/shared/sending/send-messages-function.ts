@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { parseJsonBody } from '../http/errors.ts'
+import { queueFor } from '../queue/names.ts'
+import { withReportContext } from '../reporting/report-context.ts'
 import { drainQueue } from './drain.ts'
 
 // Called by the queue insert triggers (at once) and the per-minute jobs `send-first-messages`
@@ -19,7 +21,11 @@ export const sendMessagesFunction: FunctionDefinition = {
   routes: (deps) =>
     new Hono({ strict: false }).post('/', async (c) => {
       const body = await parseJsonBody(c, bodySchema)
-      const summary = await drainQueue(deps, body.isSecond === true)
+      const isSecond = body.isSecond === true
+      // A failed drain is reported (deps.log → Sentry) with the queue it was draining.
+      const summary = await drainQueue(deps, isSecond).catch((error) => {
+        throw withReportContext(error, { isSecond, queue: queueFor(isSecond) })
+      })
       // A drain whose message handling threw (database trouble) answers 500, summary included: the
       // per-minute job's call lands in net._http_response, where a 200 would hide the failure.
       return c.json(summary, summary.errors > 0 ? 500 : 200)
