@@ -2,7 +2,7 @@ import { formatInTimeZone } from 'date-fns-tz'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { broadcastSidebarFunction } from '../../src/shared/broadcasts/sidebar-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
-import { createTestDeps } from '../support/app.ts'
+import { asStaff, createTestDeps } from '../support/app.ts'
 import { resetDatabase, useTestDatabase } from '../support/database.ts'
 import { useDubFake } from '../support/dub-fake.ts'
 import {
@@ -23,10 +23,10 @@ const DAY = 24 * 3600_000
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000)
 
 function sidebar(options: { now?: Date; env?: Record<string, string> } = {}) {
-  const app = createFunctionApp(
+  const app = asStaff(createFunctionApp(
     broadcastSidebarFunction,
     createTestDeps(db.sql, { now: () => options.now ?? NOW, env: options.env }),
-  )
+  ))
   return {
     get: async (query = '') => {
       const response = await app.request(`/broadcast-sidebar/${query}`)
