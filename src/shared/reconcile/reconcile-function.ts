@@ -4,7 +4,7 @@ import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { reconcilePass } from './reconcile-pass.ts'
-import { applyStatusCallback, decodeForm, verifyCallback } from './status-callback.ts'
+import { applyStatusCallback, callbackPreconditions, decodeForm, verifyCallback } from './status-callback.ts'
 import type { TargetRef } from './target.ts'
 
 // The cron jobs send ids as JSON strings ("7"); the sidebar or a script may send numbers. 0, "" and
@@ -40,8 +40,10 @@ function routes(deps: Deps) {
 
   // Twilio's status callback: no apikey (Twilio cannot send one), so the signature is the gate.
   app.post('/status-callback', async (c) => {
+    const signature = c.req.header('x-twilio-signature')
+    callbackPreconditions(deps, signature) // before the body is read
     const params = decodeForm(await c.req.text())
-    verifyCallback(deps, c.req.header('x-twilio-signature'), params)
+    verifyCallback(deps, signature, params)
     await applyStatusCallback(deps, params)
     return c.json({})
   })
