@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { INT4_MAX } from '../http/bounds.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import type { Deps } from '../runtime/deps.ts'
@@ -13,7 +14,11 @@ const targetId = z.preprocess(
   (value) => (value === null || value === '' || value === 0 ? undefined : value),
   z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a positive integer')])
     .transform(Number)
-    .pipe(z.number().int('must be a positive integer').positive('must be a positive integer'))
+    .pipe(
+      z.number().int('must be a positive integer').positive('must be a positive integer')
+        // Ids are `integer` columns: beyond them PostgreSQL refused the value (a 500).
+        .max(INT4_MAX, `must be at most ${INT4_MAX}`),
+    )
     .optional(),
 )
 
