@@ -271,4 +271,10 @@ describe('admin-action acts only on a comment asking for that action (issue 11)'
       expect(await db.sql`SELECT 1 FROM public.authors`).toHaveLength(0)
     },
   )
+
+  it('a rejected delivery writes only its own records (invoke_history, errors), never a rules row (found by npm run fuzz)', async () => {
+    expect((await adminAction(null, adminComment('stop'))).status).toBe(400)
+    const counts = await webhookTableCounts(db.sql)
+    expect(Object.entries(counts).filter(([, count]) => count > 0)).toEqual([['invoke_history', 1], ['errors', 1]])
+  })
 })

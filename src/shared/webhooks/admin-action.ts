@@ -84,20 +84,25 @@ export async function runAdminAction(
   }
   const probe = probeBody(body)
   const log = deps.log.child({ action: actionParam, conversationId: probe.conversationId })
-  await recordInvocation(deps.sql, {
-    rawBody,
-    conversationId: probe.conversationId,
-    rule: probe.rule.id && probe.rule.type
-      ? { id: probe.rule.id, description: probe.rule.description, type: probe.rule.type }
-      : undefined,
-  })
+  // The rule is stored only for a delivery we answer 2xx: a rejected one leaves its own records
+  // (invoke_history, errors) and nothing else.
+  const recordSeen = (withRule: boolean) =>
+    recordInvocation(deps.sql, {
+      rawBody,
+      conversationId: probe.conversationId,
+      rule: withRule && probe.rule.id && probe.rule.type
+        ? { id: probe.rule.id, description: probe.rule.description, type: probe.rule.type }
+        : undefined,
+    })
   const reject = async (message: string) => {
     log.warn(`Rejected an admin action: ${message}`)
+    await recordSeen(false)
     await recordFailure(deps.sql, log, rawBody, probe.rule, message)
     return badRequest(message)
   }
-  const ignore = (reason: string, ignored: Record<string, unknown>): AdminActionResult => {
+  const ignore = async (reason: string, ignored: Record<string, unknown>): Promise<AdminActionResult> => {
     log.warn(`Ignored an admin action: ${reason}`, ignored)
+    await recordSeen(true)
     return { status: 'ignored', reason, ignored }
   }
 
@@ -126,6 +131,7 @@ export async function runAdminAction(
     )
   }
 
+  await recordSeen(true)
   const by = comment.author?.name ? ` by ${comment.author.name}` : ''
   const post: ConfirmationPost = {
     // One note per comment and action: a redelivered comment does not post twice.
