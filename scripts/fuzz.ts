@@ -36,6 +36,18 @@ try {
   const url = await cloneTemplate(throwaway, 'txt_fuzz')
   const sql = createSql(url, { max: 4 })
   await sql.unsafe(readFileSync(new URL('supabase/seed.sql', root), 'utf8'))
+  // Something for the id routes to find: a label, and campaigns 1 (upcoming) and 2 (already run).
+  await sql`
+    INSERT INTO public.labels (id, name, name_with_parent_names)
+    VALUES ('00000000-0000-4000-8000-000000000001', 'fuzz', 'fuzz') ON CONFLICT DO NOTHING`
+  await sql`
+    INSERT INTO public.campaigns (id, title, first_message, run_at, segments, processed)
+    VALUES
+      (1, 'upcoming', 'Hello', now() + interval '1 day',
+       ${sql.json({ included: { id: '00000000-0000-4000-8000-000000000001' } })}, false),
+      (2, 'past', 'Hello', now() - interval '1 day',
+       ${sql.json({ included: { id: '00000000-0000-4000-8000-000000000001' } })}, true)
+    ON CONFLICT DO NOTHING`
   await installWriteCounter(sql)
   const twilio = await startTwilioFake({ accountSid: env.TWILIO_ACCOUNT_SID, authToken: env.TWILIO_AUTH_TOKEN })
   const missive = await startMissiveFake({
