@@ -4,7 +4,7 @@ import { beforeEach, describe, expect, it } from 'vitest'
 import { broadcastSettingFunction } from '../../src/shared/broadcasts/settings-function.ts'
 import { broadcastSidebarFunction } from '../../src/shared/broadcasts/sidebar-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
-import { createTestDeps, SECRET_KEY } from '../support/app.ts'
+import { asStaff, createTestDeps, SECRET_KEY } from '../support/app.ts'
 import { resetDatabase, setVaultSecrets, useTestDatabase } from '../support/database.ts'
 import { createBroadcast } from '../support/factories/broadcasts.ts'
 
@@ -44,16 +44,18 @@ describe('supabase/seed.sql', () => {
     expect(await snapshot()).toEqual(first)
 
     const deps = createTestDeps(db.sql, { now: () => new Date('2025-06-11T19:00:00Z') })
-    const sidebar = await (await createFunctionApp(broadcastSidebarFunction, deps).request('/broadcast-sidebar/'))
-      .json()
+    const sidebar =
+      await (await asStaff(createFunctionApp(broadcastSidebarFunction, deps)).request('/broadcast-sidebar/'))
+        .json()
     // Thursday 09:00 EDT.
     expect(sidebar.upcoming).toMatchObject({
       id: 1,
       noRecipients: 100,
       runAt: Date.parse('2025-06-12T13:00:00Z') / 1000,
     })
-    const settings = await (await createFunctionApp(broadcastSettingFunction, deps).request('/broadcast-settings/'))
-      .json()
+    const settings =
+      await (await asStaff(createFunctionApp(broadcastSettingFunction, deps)).request('/broadcast-settings/'))
+        .json()
     expect(settings).toEqual({
       schedule: { mon: '09:00', tue: '09:00', wed: '09:00', thu: '09:00', fri: null, sat: null, sun: null },
       batchSize: 100,

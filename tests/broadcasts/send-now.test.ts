@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { sendNowFunction } from '../../src/shared/broadcasts/send-now-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
-import { createTestDeps, SECRET_KEY } from '../support/app.ts'
+import { asStaff, createTestDeps, SECRET_KEY } from '../support/app.ts'
 import { resetDatabase, setVaultSecrets, useTestDatabase } from '../support/database.ts'
 import {
   broadcastRows,
@@ -29,7 +29,7 @@ beforeEach(async () => {
 })
 
 function sendNowApp(now = NOW) {
-  const app = createFunctionApp(sendNowFunction, createTestDeps(db.sql, { now: () => now }))
+  const app = asStaff(createFunctionApp(sendNowFunction, createTestDeps(db.sql, { now: () => now })))
   return (method: 'GET' | 'POST' = 'GET') => app.request('/send-now/', { method })
 }
 

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest'
 import { broadcastSettingFunction } from '../../src/shared/broadcasts/settings-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
-import { createTestDeps } from '../support/app.ts'
+import { asStaff, createTestDeps } from '../support/app.ts'
 import { resetDatabase, useTestDatabase } from '../support/database.ts'
 import { createBroadcast, createBroadcastSetting } from '../support/factories/broadcasts.ts'
 
@@ -12,7 +12,7 @@ const db = useTestDatabase()
 beforeEach(() => resetDatabase(db.sql))
 
 function settings(name = 'broadcast-settings') {
-  const app = createFunctionApp(broadcastSettingFunction, createTestDeps(db.sql))
+  const app = asStaff(createFunctionApp(broadcastSettingFunction, createTestDeps(db.sql)))
   return {
     get: async () => {
       const response = await app.request(`/${name}/`)

@@ -2,7 +2,7 @@ import { formatInTimeZone } from 'date-fns-tz'
 import { beforeEach, describe, expect, it } from 'vitest'
 import { broadcastSidebarFunction } from '../../src/shared/broadcasts/sidebar-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
-import { createTestDeps } from '../support/app.ts'
+import { asStaff, createTestDeps } from '../support/app.ts'
 import { resetDatabase, useTestDatabase } from '../support/database.ts'
 import { useDubFake } from '../support/dub-fake.ts'
 import {
@@ -23,10 +23,10 @@ const DAY = 24 * 3600_000
 const seconds = (date: Date) => Math.floor(date.getTime() / 1000)
 
 function sidebar(options: { now?: Date; env?: Record<string, string> } = {}) {
-  const app = createFunctionApp(
+  const app = asStaff(createFunctionApp(
     broadcastSidebarFunction,
     createTestDeps(db.sql, { now: () => options.now ?? NOW, env: options.env }),
-  )
+  ))
   return {
     get: async (query = '') => {
       const response = await app.request(`/broadcast-sidebar/${query}`)
@@ -166,6 +166,15 @@ describe('GET /broadcast-sidebar/', () => {
     expect((await sidebar().get('?limit=1000')).status).toBe(400)
     expect((await sidebar().get('?limit=abc')).status).toBe(200)
   })
+
+  it.each(['1e300', '-5', '1.5e12', 'Infinity'])(
+    'rejects cursor=%s with a 400 naming the field (issue 11: was a 500)',
+    async (cursor) => {
+      const response = await sidebar().get(`?cursor=${cursor}`)
+      expect(response.status).toBe(400)
+      expect(response.body.detail).toMatch(/cursor/)
+    },
+  )
 })
 
 describe('PATCH /broadcast-sidebar/', () => {
@@ -251,6 +260,10 @@ describe('PATCH /broadcast-sidebar/', () => {
       [{ runAt: seconds(NOW) - 60 }, /runAt/],
       [{ firstMessage: '', secondMessage: 'ok' }, /firstMessage/],
       [{ secondMessage: '   ' }, /secondMessage/],
+      // Beyond the integer columns (issue 11: a 500 from PostgreSQL).
+      [{ delay: 3e9 }, /delay/],
+      [{ noRecipients: 3e9 }, /noRecipients/],
+      [{ runAt: 1e13 }, /runAt/],
     ]
     for (const [fields, detail] of cases) {
       const response = await sidebar().patch({ id: broadcast.id, ...fields })
@@ -259,6 +272,12 @@ describe('PATCH /broadcast-sidebar/', () => {
     }
     const [row] = await broadcastRows(db.sql)
     expect(row).toMatchObject({ first_message: 'Original first message', delay: 600, no_users: 100 })
+  })
+
+  it('an id beyond the integer column is a 400 naming it (issue 11: was a 500)', async () => {
+    const response = await sidebar().patch({ id: 3e9, delay: 60 })
+    expect(response.status).toBe(400)
+    expect(response.body.detail).toMatch(/id/)
   })
 
   it('runAt: null un-pins the broadcast so it follows the weekly schedule again', async () => {

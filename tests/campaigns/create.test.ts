@@ -470,6 +470,27 @@ describe('CSV recipient files (DESIGN.md "Client contracts")', () => {
     expect(body.message).toMatch(/not UTF-8 text/)
   })
 
+  it(
+    'accepts the largest file the 10 MB limit allows (~800 000 numbers; issue 11: a spread overflowed the stack)',
+    async () => {
+      // 13 bytes a line: +1313 2XX XXXX, all distinct and valid.
+      const count = Math.floor((10 * 1024 * 1024 - 1) / 13)
+      const lines: string[] = []
+      for (let i = 0; i < count; i++) {
+        lines.push(
+          `+1313${200 + Math.floor(i / 10_000)}${String(i % 10_000).padStart(4, '0')}`,
+        )
+      }
+      const content = lines.join('\n') + '\n'
+      expect(content.length).toBeLessThanOrEqual(10 * 1024 * 1024)
+      const { status, body } = await api().postForm(form(content))
+      expect(status, JSON.stringify(body).slice(0, 300)).toBe(200)
+      const [{ n }] = await db.sql`SELECT count(*)::int AS n FROM public.campaign_file_recipients`
+      expect(n).toBe(count)
+    },
+    120_000,
+  )
+
   it('answers 413 for a 50 MB upload and stores nothing', async () => {
     const line = '+13135550100\n'
     const big = new Uint8Array(50 * 1024 * 1024)
@@ -591,6 +612,18 @@ describe('bad input: each a 4xx that says what to fix, nothing half-created', ()
       })
       expect(response).toMatchObject({ status: 400, body: { message } })
     }
+    expect(await campaignCount(db.sql)).toBe(0)
+  })
+
+  it('more than 100 segments is a 400 naming the field', async () => {
+    const label = await createLabel(db.sql)
+    const response = await api().post('/', {
+      firstMessage: 'm',
+      runAt: futureSeconds(),
+      segments: { included: Array.from({ length: 101 }, () => ({ id: label.id })) },
+    })
+    expect(response.status).toBe(400)
+    expect(response.body.message).toMatch(/\[segments\].*at most 100/)
     expect(await campaignCount(db.sql)).toBe(0)
   })
 

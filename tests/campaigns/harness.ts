@@ -6,7 +6,7 @@ import { diskRecipientFiles } from '../../src/local/recipient-files.ts'
 import { campaignFunction } from '../../src/shared/campaigns/campaign-function.ts'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
 import type { RecipientFileStore } from '../../src/shared/storage/recipient-files.ts'
-import { createTestDeps } from '../support/app.ts'
+import { asStaff, createTestDeps } from '../support/app.ts'
 import { resetDatabase, useTestDatabase } from '../support/database.ts'
 import { useFakes } from '../support/fakes.ts'
 
@@ -34,7 +34,7 @@ export function useCampaignApi() {
       ...createTestDeps(db.sql, { env: { ...fakes.env, ...options.env }, now: options.now }),
       recipientFiles: options.files === null ? undefined : options.files ?? diskRecipientFiles(fileDir),
     }
-    const app = createFunctionApp(campaignFunction, deps)
+    const app = asStaff(createFunctionApp(campaignFunction, deps))
     const send = async (
       method: string,
       path: string,

@@ -136,7 +136,7 @@ describe('POST /reconcile-twilio-status/status-callback', () => {
     expect((await statusRows(db.sql)).map((row) => row.twilio_id)).toEqual([null, null])
   })
 
-  it('is 403 for a forged signature and 400 without one, changing nothing', async () => {
+  it('is 401 for a forged signature or without one, changing nothing (issue 11)', async () => {
     const broadcastId = await createSentBroadcast(db.sql, { runAt: minutesAfter(NOW, -30) })
     await createStatusRow(db.sql, {
       phone: ALICE,
@@ -149,15 +149,15 @@ describe('POST /reconcile-twilio-status/status-callback', () => {
 
     const forgedToken = twilio.getExpectedTwilioSignature('not-the-auth-token', CALLBACK_URL, genuine)
     expect(await callback(genuine, forgedToken)).toEqual({
-      status: 403,
+      status: 401,
       body: { message: 'Invalid X-Twilio-Signature' },
     })
     // Signed for other parameters than those sent.
-    expect((await callback(genuine, signed(params('SMa', 'delivered')))).status).toBe(403)
+    expect((await callback(genuine, signed(params('SMa', 'delivered')))).status).toBe(401)
     // Signed for another URL than the configured one.
-    expect((await callback(genuine, signed(genuine, 'https://evil.example.test/status-callback'))).status).toBe(403)
+    expect((await callback(genuine, signed(genuine, 'https://evil.example.test/status-callback'))).status).toBe(401)
     expect(await callback(genuine, null)).toEqual({
-      status: 400,
+      status: 401,
       body: { message: 'Missing X-Twilio-Signature header' },
     })
 

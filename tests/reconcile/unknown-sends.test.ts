@@ -4,7 +4,7 @@ import { createFunctionApp } from '../../src/shared/http/function-app.ts'
 import { reconcileTwilioStatusFunction } from '../../src/shared/reconcile/reconcile-function.ts'
 import { PAGE_SIZE, reconcilePass } from '../../src/shared/reconcile/reconcile-pass.ts'
 import { NOT_SENT_AFTER_MS, NOT_SENT_DETAIL } from '../../src/shared/reconcile/settle-unknown.ts'
-import { createTestDeps, SECRET_KEY } from '../support/app.ts'
+import { asStaff, createTestDeps, SECRET_KEY } from '../support/app.ts'
 import { resetDatabase, useTestDatabase } from '../support/database.ts'
 import { createCampaign, createLabel, labelPhone } from '../support/factories/campaigns.ts'
 import {
@@ -44,7 +44,7 @@ async function reconcile(body: Record<string, unknown>, now?: Date) {
 }
 
 async function campaignApi(method: 'GET' | 'POST', path: string) {
-  const app = createFunctionApp(campaignFunction, createTestDeps(db.sql, { env: fakes.env }))
+  const app = asStaff(createFunctionApp(campaignFunction, createTestDeps(db.sql, { env: fakes.env })))
   const response = await app.request(`/campaigns${path}`, {
     method,
     headers: { 'content-type': 'application/json' },

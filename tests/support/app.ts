@@ -5,6 +5,7 @@ import type { Sql } from '../../src/shared/db/client.ts'
 import { createLogger } from '../../src/shared/log/logger.ts'
 import { createDeps, type Deps } from '../../src/shared/runtime/deps.ts'
 import { parseEnvFile } from '../../src/local/env-file.ts'
+import { mintUserToken } from '../../src/local/token.ts'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 
@@ -26,5 +27,30 @@ export function createTestDeps(
     sql,
     log: createLogger({ test: true }),
     ...(options.now ? { now: options.now } : {}),
+  })
+}
+
+/** A staff user's access token (`npm run token`'s), accepted by the sidebar functions. */
+export const STAFF_TOKEN = await mintUserToken(exampleEnv.SUPABASE_JWT_SECRET)
+
+/**
+ * The same app, every request carrying the staff token (unless the request sets its own
+ * Authorization): the sidebar functions verify it themselves.
+ */
+export function asStaff<T extends { request: (...args: any[]) => any }>(app: T, token = STAFF_TOKEN): T {
+  return new Proxy(app, {
+    get(target, property, receiver) {
+      if (property !== 'request') return Reflect.get(target, property, receiver)
+      return (input: RequestInfo | URL, init?: RequestInit, ...rest: unknown[]) => {
+        if (input instanceof Request) {
+          const headers = new Headers(input.headers)
+          if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`)
+          return target.request(new Request(input, { headers }), init, ...rest)
+        }
+        const headers = new Headers(init?.headers)
+        if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`)
+        return target.request(input, { ...init, headers }, ...rest)
+      }
+    },
   })
 }

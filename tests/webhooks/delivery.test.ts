@@ -78,13 +78,14 @@ describe('bad input (4xx, recorded, nothing else written)', () => {
     ])
   })
 
-  it('an unknown rule type is a 422: logged in invoke_history and errors, nothing handled', async () => {
+  // Issue 11: a 200 as upstream answered, so Missive does not retry it forever (was a 422).
+  it('an unknown rule type is a 200: recorded in invoke_history and errors, nothing handled', async () => {
     const event = teamChange()
     event.rule.type = 'conversation_merged'
 
     expect(await userAction(event)).toEqual({
-      status: 422,
-      body: { message: 'Unhandled rule type: conversation_merged' },
+      status: 200,
+      body: { message: 'Unhandled rule type: conversation_merged', ignored: true },
     })
 
     const counts = await webhookTableCounts(db.sql)

@@ -1,5 +1,6 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { INT4_MAX, MAX_UNIX_SECONDS } from '../http/bounds.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import { dubLinkShortener } from '../links/dub.ts'
@@ -13,15 +14,16 @@ import { editUpcomingBroadcast } from './edit-upcoming.ts'
 const nonEmptyText = z.string().refine((text) => text.trim() !== '', 'must not be empty')
 
 const PatchBody = z.object({
-  id: z.number().int().positive(),
+  id: z.number().int().positive().max(INT4_MAX),
   firstMessage: nonEmptyText.optional(),
   secondMessage: nonEmptyText.optional(),
   // Unix seconds. Upstream treated 0 as "absent" and then failed on an empty update (500). null
   // un-pins the broadcast so it follows the weekly schedule again (upstream had no way to do that).
-  runAt: z.number().finite().nullable().optional(),
-  // Upstream accepted negative delays and fractional counts; the database cannot use them.
-  delay: z.number().int().min(0).optional(),
-  noRecipients: z.number().int().positive().optional(),
+  runAt: z.number().min(0).max(MAX_UNIX_SECONDS).nullable().optional(),
+  // Upstream accepted negative delays and fractional counts; the database cannot use them, nor
+  // values beyond its integer columns.
+  delay: z.number().int().min(0).max(INT4_MAX).optional(),
+  noRecipients: z.number().int().positive().max(INT4_MAX).optional(),
 })
 
 const EDITABLE_FIELDS = ['firstMessage', 'secondMessage', 'runAt', 'delay', 'noRecipients'] as const
@@ -38,6 +40,11 @@ function pageQuery(limitText: string | undefined, cursorText: string | undefined
     throw bad(`[limit] must be an integer from 1 to ${MAX_LIMIT}`)
   }
   const cursor = Number(cursorText) || undefined
+  // The cursor is a Unix time (the last row's runAt); beyond the representable dates PostgreSQL's
+  // to_timestamp fails (a 500 before).
+  if (cursor !== undefined && !(cursor > 0 && cursor <= MAX_UNIX_SECONDS)) {
+    throw bad(`[cursor] must be a Unix time in seconds from 1 to ${MAX_UNIX_SECONDS}`)
+  }
   return { limit, cursor }
 }
 

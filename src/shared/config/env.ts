@@ -29,13 +29,27 @@ const originList = z
   .default('')
   .transform((raw) => raw.split(',').map((origin) => origin.trim()).filter(Boolean))
 
+/** Comma-separated e-mails or domains, compared case-insensitively (a leading `@` on a domain is dropped). */
+const lowercaseList = z
+  .string()
+  .default('')
+  .transform((raw) => raw.split(',').map((item) => item.trim().toLowerCase().replace(/^@/, '')).filter(Boolean))
+
 export const configSchema = z.object({
   DB_POOL_URL: nonEmpty,
   DB_POOL_MAX: positiveInt(5),
   SUPABASE_SECRET_KEYS: secretKeys,
   SUPABASE_URL: optionalText.pipe(url.optional()),
   SUPABASE_JWT_SECRET: optionalText,
+  // The same legacy HS256 secret under a name `supabase secrets set` accepts (it skips SUPABASE_*).
+  LEGACY_JWT_SECRET: optionalText,
   SIDEBAR_ALLOWED_ORIGINS: originList,
+  // Sidebar staff rule (src/shared/http/sidebar-auth.ts): a user token passes when its e-mail is
+  // listed or its domain is; with neither set, any signed-in user of the project passes.
+  SIDEBAR_STAFF_EMAILS: lowercaseList,
+  SIDEBAR_STAFF_EMAIL_DOMAINS: lowercaseList,
+  // Where the project's signing keys are published; default <SUPABASE_URL>/auth/v1/.well-known/jwks.json.
+  SUPABASE_JWKS_URL: optionalText.pipe(url.optional()),
   HMAC_SECRET: nonEmpty,
 
   MISSIVE_API_BASE_URL: url.default('https://public.missiveapp.com/v1'),

@@ -21,7 +21,6 @@ export async function hasSecretKey(
  */
 export function secretKeyGate(secretKeys: Record<string, string>): MiddlewareHandler {
   return async (c, next) => {
-    if (c.req.method === 'OPTIONS') return next()
     if (!(await hasSecretKey(c.req.header('apikey'), secretKeys))) {
       return c.json({ message: 'Unauthorized: a valid secret key is required in the apikey header' }, 401)
     }

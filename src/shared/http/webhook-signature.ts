@@ -1,4 +1,5 @@
 import type { MiddlewareHandler } from 'hono'
+import { bufferBody, DEFAULT_BODY_LIMIT } from './body-cap.ts'
 
 // Missive signs each webhook with `X-Hook-Signature: sha256=<hex HMAC-SHA256(raw body)>`. Upstream
 // hashed JSON.stringify(parsed body), which rejects genuine payloads whenever serialisation differs;
@@ -47,13 +48,17 @@ export async function verifyWebhookSignature(
 
 export type WebhookVariables = { rawBody: string }
 
-/** Rejects unsigned or wrongly signed webhooks with 401 before anything is parsed or written. */
+/**
+ * Rejects unsigned or wrongly signed webhooks with 401 before anything is parsed or written. The
+ * header is looked for before a byte of the body is read, and the body is read under the 1 MB cap
+ * (413 beyond), so an unsigned or oversized stream costs no memory.
+ */
 export function webhookSignatureGate(secret: string): MiddlewareHandler<{ Variables: WebhookVariables }> {
   return async (c, next) => {
-    if (c.req.method === 'OPTIONS') return next()
-    const body = new Uint8Array(await c.req.arrayBuffer())
     const header = c.req.header('x-hook-signature')
     if (!header) return c.json({ message: 'Missing signature header' }, 401)
+    if (!/^\s*(sha256=)?[0-9a-fA-F]{64}\s*$/i.test(header)) return c.json({ message: 'Invalid signature' }, 401)
+    const body = await bufferBody(c, DEFAULT_BODY_LIMIT)
     if (!(await verifyWebhookSignature(secret, body, header))) return c.json({ message: 'Invalid signature' }, 401)
     c.set('rawBody', new TextDecoder().decode(body))
     await next()

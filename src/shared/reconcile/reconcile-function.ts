@@ -1,12 +1,13 @@
 import { Hono } from 'hono'
 import { z } from 'zod'
+import { INT4_MAX } from '../http/bounds.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { withReportContext } from '../reporting/report-context.ts'
 import { reconcilePass } from './reconcile-pass.ts'
 import { settleUnknownSends } from './settle-unknown.ts'
-import { applyStatusCallback, decodeForm, verifyCallback } from './status-callback.ts'
+import { applyStatusCallback, callbackPreconditions, decodeForm, verifyCallback } from './status-callback.ts'
 import type { TargetRef } from './target.ts'
 
 // The cron jobs send ids as JSON strings ("7"); the sidebar or a script may send numbers. 0, "" and
@@ -15,7 +16,11 @@ const targetId = z.preprocess(
   (value) => (value === null || value === '' || value === 0 ? undefined : value),
   z.union([z.number(), z.string().trim().regex(/^\d+$/, 'must be a positive integer')])
     .transform(Number)
-    .pipe(z.number().int('must be a positive integer').positive('must be a positive integer'))
+    .pipe(
+      z.number().int('must be a positive integer').positive('must be a positive integer')
+        // Ids are `integer` columns: beyond them PostgreSQL refused the value (a 500).
+        .max(INT4_MAX, `must be at most ${INT4_MAX}`),
+    )
     .optional(),
 )
 
@@ -51,8 +56,10 @@ function routes(deps: Deps) {
 
   // Twilio's status callback: no apikey (Twilio cannot send one), so the signature is the gate.
   app.post('/status-callback', async (c) => {
+    const signature = c.req.header('x-twilio-signature')
+    callbackPreconditions(deps, signature) // before the body is read
     const params = decodeForm(await c.req.text())
-    verifyCallback(deps, c.req.header('x-twilio-signature'), params)
+    verifyCallback(deps, signature, params)
     await applyStatusCallback(deps, params)
     return c.json({})
   })

@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import type { Db } from '../db/client.ts'
-import { AppError, badRequest, describeIssues } from '../http/errors.ts'
+import { AppError, badRequest, describeIssues, unauthorized } from '../http/errors.ts'
 import { maskPhone } from '../log/logger.ts'
 import type { Deps } from '../runtime/deps.ts'
 import { hasBeenSent, storableStatus } from './twilio-statuses.ts'
@@ -32,11 +32,10 @@ export function decodeForm(body: string): CallbackParams {
 }
 
 /**
- * Checks `X-Twilio-Signature` against the URL Twilio was configured with (not the URL we were
- * reached at, which proxies and the gateway rewrite). 503 when no URL is configured: without it no
- * signature can be checked, so nothing is accepted.
+ * The configured callback URL, and the signature header's presence, before the body is read. 503
+ * when no URL is configured: without it no signature can be checked, so nothing is accepted.
  */
-export function verifyCallback(deps: Deps, signature: string | undefined, params: CallbackParams): void {
+export function callbackPreconditions(deps: Deps, signature: string | undefined): string {
   const url = deps.config.TWILIO_STATUS_CALLBACK_URL
   if (!url) {
     throw new AppError(
@@ -44,9 +43,18 @@ export function verifyCallback(deps: Deps, signature: string | undefined, params
       'Twilio status callbacks are not configured: set TWILIO_STATUS_CALLBACK_URL to the URL Twilio calls',
     )
   }
-  if (!signature) throw badRequest('Missing X-Twilio-Signature header')
-  if (!deps.twilio.validateStatusCallback({ signature, url, params })) {
-    throw new AppError(403, 'Invalid X-Twilio-Signature')
+  if (!signature) throw unauthorized('Missing X-Twilio-Signature header')
+  return url
+}
+
+/**
+ * Checks `X-Twilio-Signature` against the URL Twilio was configured with (not the URL we were
+ * reached at, which proxies and the gateway rewrite). A missing or bad signature is a 401.
+ */
+export function verifyCallback(deps: Deps, signature: string | undefined, params: CallbackParams): void {
+  const url = callbackPreconditions(deps, signature)
+  if (!deps.twilio.validateStatusCallback({ signature: signature!, url, params })) {
+    throw unauthorized('Invalid X-Twilio-Signature')
   }
 }
 

@@ -33,7 +33,8 @@ import { confirmationKeys, handleIncomingSms } from './replies.ts'
 import { ingestSms } from './sms-messages.ts'
 
 // user-action: one Missive rule webhook, from verified bytes to stored rows (spec §2.11.2).
-//   1. parse: malformed JSON 400; unknown rule type 422; a body missing what its type needs 400.
+//   1. parse: malformed JSON 400; a body missing what its type needs 400; an unknown rule type is
+//      recorded and answered 200 (as upstream: a 4xx makes Missive retry it forever).
 //      Rejections are logged and written to `errors` (and `invoke_history` when the body is JSON);
 //      nothing else is written.
 //   2. record: invoke_history, rules, organizations (one statement, outside the transaction).
@@ -43,7 +44,7 @@ import { ingestSms } from './sms-messages.ts'
 // Any failure in 3 answers 500 and a failed confirmation post 502, so Missive retries (upstream
 // answered 200 to nearly everything and lost the event, spec §8.4 #21).
 
-export type IngestOutcome = 'processed' | 'duplicate'
+export type IngestOutcome = 'processed' | 'duplicate' | { ignored: string }
 
 type AnyEvent = ConversationEvent | CommentEvent | MessageEvent
 
@@ -66,7 +67,7 @@ export async function ingestUserAction(deps: Deps, rawBody: string): Promise<Ing
     throw badRequest('Malformed JSON body')
   }
 
-  const reject = async (status: 400 | 422, message: string): Promise<AppError> => {
+  const reject = async (status: 400, message: string): Promise<AppError> => {
     log.warn(`Rejected a webhook: ${message}`)
     await recordInvocation(deps.sql, { rawBody, conversationId: probe.conversationId })
     await recordFailure(deps.sql, log, rawBody, probe.rule, message)
@@ -82,7 +83,13 @@ export async function ingestUserAction(deps: Deps, rawBody: string): Promise<Ing
     )
   }
   const type = rule.data.type
-  if (!isRuleType(type)) throw await reject(422, `Unhandled rule type: ${type}`)
+  if (!isRuleType(type)) {
+    const message = `Unhandled rule type: ${type}`
+    log.warn(`Ignored a webhook: ${message}`)
+    await recordInvocation(deps.sql, { rawBody, conversationId: probe.conversationId })
+    await recordFailure(deps.sql, log, rawBody, probe.rule, message)
+    return { ignored: message }
+  }
   const parsed = (schemaFor(type) as z.ZodType<AnyEvent>).safeParse(body)
   if (!parsed.success) throw await reject(400, `Invalid ${type} payload: ${describeIssues(parsed.error)}`)
   const event = parsed.data
