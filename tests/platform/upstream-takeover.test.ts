@@ -6,7 +6,7 @@ import { createFunctionApp } from '../../src/shared/http/function-app.ts'
 import { applyMigrations, migrationsDir } from '../../src/local/postgres/migrate.ts'
 import { runUpgradeCheck } from '../../src/local/upgrade/upgrade-check.ts'
 import type { Sql } from '../../src/shared/db/client.ts'
-import { createTestDeps } from '../support/app.ts'
+import { asStaff, createTestDeps } from '../support/app.ts'
 import { type Fakes, startFakes } from '../support/fakes.ts'
 import { callSendMessages } from '../sending/helpers.ts'
 import {
@@ -336,11 +336,11 @@ describe.skipIf(!hasUpstreamMigrations)('taking over a database that upstream bu
 
   it('answers the sidebar and the campaign list on the migrated data', async () => {
     const deps = createTestDeps(db.sql, { env: fakes.env })
-    const sidebar = await createFunctionApp(broadcastSidebarFunction, deps).request('/broadcast-sidebar/')
+    const sidebar = await asStaff(createFunctionApp(broadcastSidebarFunction, deps)).request('/broadcast-sidebar/')
     expect(sidebar.status).toBe(200)
     const body = await sidebar.json()
     expect(body.upcoming).toMatchObject({ id: ids.b3 })
-    const campaigns = await createFunctionApp(campaignFunction, deps).request('/campaigns/')
+    const campaigns = await asStaff(createFunctionApp(campaignFunction, deps)).request('/campaigns/')
     expect(campaigns.status).toBe(200)
     expect((await campaigns.json()).upcoming.map((c: any) => c.id)).toEqual([ids.c4])
   })

@@ -39,6 +39,7 @@ export const requiredCronJobs = [
   'daily-archive-double-failures-setup',
   'daily-failed-deliveries-setup',
   'daily-reconciliation',
+  'settle-unknown-sends',
 ]
 
 export const requiredQueues = [FIRST_MESSAGES_QUEUE, SECOND_MESSAGES_QUEUE]

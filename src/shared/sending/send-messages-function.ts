@@ -27,7 +27,7 @@ export const sendMessagesFunction: FunctionDefinition = {
         throw withReportContext(error, { isSecond, queue: queueFor(isSecond) })
       })
       // A drain whose message handling threw (database trouble) answers 500, summary included: the
-      // per-minute job's call lands in net._http_response, where a 200 would hide the failure.
+      // per-minute job's call is recorded by pg_net (and monitoring), where a 200 would hide the failure.
       return c.json(summary, summary.errors > 0 ? 500 : 200)
     }),
 }
