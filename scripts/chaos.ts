@@ -39,8 +39,11 @@ const { values: args } = parseArgs({
     'timeout-ms': { type: 'string', default: '3000' },
     'per-minute': { type: 'string', default: '600' },
     'per-15-minutes': { type: 'string', default: '9000' },
-    settle: { type: 'string', default: '300' },
-    'max-wait': { type: 'string', default: '1200' },
+    // A send nobody acknowledged is declared not sent (and re-queued) only 10 minutes after its last
+    // attempt (NOT_SENT_AFTER_MS in src/shared/reconcile/settle-unknown.ts), and a re-send can fault
+    // again: settling takes rounds of ~11 minutes.
+    settle: { type: 'string', default: '900' },
+    'max-wait': { type: 'string', default: '3600' },
     seed: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -58,8 +61,8 @@ if (args.help) {
   --timeout-ms MS      MISSIVE_TIMEOUT_MS of the stack (default 3000; hangs outlast it)
   --per-minute N / --per-15-minutes N   MISSIVE_MAX_PER_* of the stack and the sandbox (default 600 / 9000: 2 000 drafts in ~3.5 min,
                        not the 35 min of Missive's real 900 per 15 min)
-  --settle S           after the queues drain, how long unknown outcomes may take to settle (default 300)
-  --max-wait S         after the last kill, how long the drain may take before the run fails (default 1200)
+  --settle S           after the queues drain, how long unknown outcomes may take to settle (default 900)
+  --max-wait S         after the last kill, how long the drain may take before the run fails (default 3600)
   --seed N             random seed (kill times, faults); printed so a run can be repeated
 The database stays in .local/chaos/postgres (inspect it with LOCAL_DB_DIR=.local/chaos/postgres npm run dev).
 Ports: FUNCTIONS_PORT, DB_PORT (the stack), MISSIVE_FAKE_PORT (the fault proxy), TWILIO_FAKE_PORT; free ports when unset.`)
