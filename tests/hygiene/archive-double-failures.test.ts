@@ -203,7 +203,10 @@ describe('archive-double-failures: runs', () => {
     expect(posted).toBeGreaterThanOrEqual(2)
     expect(posted).toBeLessThanOrEqual(4)
     const times = fakes.missive.posts.map((post) => post.createdAt.getTime())
-    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(240)
+    // Measured where the fake receives them, so each gap carries network jitter (a loaded machine
+    // delays one post and not the next): no gap near zero, and 250 ms apart on average.
+    for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(150)
+    expect((times.at(-1)! - times[0]!) / (times.length - 1)).toBeGreaterThanOrEqual(230)
   })
 
   it('removes its cron jobs when nothing is left', async () => {
