@@ -4,6 +4,7 @@ import { INT4_MAX, MAX_UNIX_SECONDS } from '../http/bounds.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import { dubLinkShortener } from '../links/dub.ts'
+import { refinePlaceholders } from '../texts/validate.ts'
 import { loadDashboard } from './dashboard.ts'
 import { editUpcomingBroadcast } from './edit-upcoming.ts'
 
@@ -11,7 +12,9 @@ import { editUpcomingBroadcast } from './edit-upcoming.ts'
 // PATCH /broadcast-sidebar/ {id, firstMessage?, secondMessage?, runAt?, delay?, noRecipients?}
 // Bad input is 400 {"message":"Bad Request"} as upstream, plus a `detail` naming the field.
 
+// Placeholders ({{first_name|neighbor}}) are checked at save time: 400 naming it and its position.
 const nonEmptyText = z.string().refine((text) => text.trim() !== '', 'must not be empty')
+  .superRefine(refinePlaceholders)
 
 const PatchBody = z.object({
   id: z.number().int().positive().max(INT4_MAX),

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { refinePlaceholders } from '../texts/validate.ts'
 
 // Request bodies of the campaign API, with upstream's rules and messages (upstream-functions.md
 // §2.9, pinned by its campaigns-tests.ts, §7.7). Upstream used zod 3; its default messages
@@ -59,8 +60,8 @@ export const futureRunAt = (now: () => Date) =>
 
 const baseFields = (now: () => Date) => ({
   title: z.string().optional(),
-  firstMessage: z.string().min(1, 'First message is required'),
-  secondMessage: z.string().nullable().optional(),
+  firstMessage: z.string().min(1, 'First message is required').superRefine(refinePlaceholders),
+  secondMessage: z.string().nullable().optional().superRefine(refinePlaceholders),
   // The upper bound is the integer column's; beyond it the insert would fail with a 500.
   delay: z.number().int().positive('Delay must be a positive integer').max(
     2_147_483_647,
