@@ -4,7 +4,7 @@ import { csvForm, futureSeconds, useCampaignApi } from '../campaigns/harness.ts'
 
 // Issue 14: placeholders are validated when a campaign is saved.
 
-const { db, api } = useCampaignApi()
+const { db, api, fakes } = useCampaignApi()
 
 describe('placeholders at save time (campaigns)', () => {
   it('create: an unknown placeholder is a 400 naming it and its position; nothing is stored', async () => {
@@ -67,5 +67,18 @@ describe('placeholders at save time (campaigns)', () => {
     const { status } = await api().patch(`/${id}/`, { firstMessage: 'Reply {YES} or }} or {NO}' })
     expect(status).toBe(200)
     expect((await campaignRow(db.sql, id)).first_message).toBe('Reply {YES} or }} or {NO}')
+  })
+})
+
+describe('test send renders placeholders for the number it goes to', () => {
+  it('uses that number’s authors row, and the fallbacks for a number we do not know', async () => {
+    await db.sql`INSERT INTO public.authors (phone_number, name) VALUES ('+13135550199', 'Ana Pérez')`
+    const id = await createCampaign(db.sql, { firstMessage: 'Hi {{first_name|neighbor}}, vote in {{zipcode|Detroit}}' })
+    expect((await api().post(`/${id}/test/`, { phoneNumber: '+13135550199' })).status).toBe(200)
+    expect((await api().post(`/${id}/test/`, { phoneNumber: '+13135550100' })).status).toBe(200)
+    expect(fakes.missive.drafts.map((d) => d.body)).toEqual([
+      'Hi Ana, vote in Detroit',
+      'Hi neighbor, vote in Detroit',
+    ])
   })
 })
