@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest'
+import { estimateText } from '../../src/shared/texts/estimate.ts'
 import { countSegments, isGsm7, smartEncode, smartEncodedCharacters } from '../../src/shared/texts/segments.ts'
 
 describe('countSegments', () => {
@@ -68,5 +69,61 @@ describe('smartEncode', () => {
   it('leaves what has no look-alike (emoji, ç) alone', () => {
     expect(smartEncode('ça 👍')).toBe('ça 👍')
     expect(smartEncodedCharacters('ça 👍')).toEqual([])
+  })
+})
+
+describe('estimateText', () => {
+  it('without placeholders: one text, segments × recipients', () => {
+    const estimate = estimateText('It’s time', [{ name: 'A', zipcode: null, count: 3 }, {
+      name: 'B',
+      zipcode: null,
+      count: 2,
+    }], {
+      smartEncoding: false,
+    })
+    expect(estimate).toMatchObject({
+      encoding: 'UCS-2',
+      segments: 1,
+      ucs2Characters: ['’'],
+      placeholders: false,
+      recipients: 5,
+      totalSegments: 5,
+    })
+  })
+
+  it('with placeholders: the longest rendering, culprits from names, and the exact sum', () => {
+    const template = 'x'.repeat(150) + ' {{name}}'
+    const estimate = estimateText(template, [
+      { name: 'Al', zipcode: null, count: 10 }, // 153 septets: 1 segment
+      { name: 'Bartholomew', zipcode: null, count: 1 }, // 162: 2 segments
+      { name: 'Zoë', zipcode: null, count: 1 }, // ë is not GSM-7: UCS-2, 154 units: 3 segments
+    ], { smartEncoding: false })
+    expect(estimate).toMatchObject({
+      encoding: 'UCS-2',
+      segments: 3,
+      characters: 154,
+      ucs2Characters: ['ë'],
+      placeholders: true,
+      recipients: 12,
+      totalSegments: 10 + 2 + 3,
+    })
+  })
+
+  it('smart encoding is applied before counting, and says what it replaced', () => {
+    expect(estimateText('“Hi”', [{ name: null, zipcode: null, count: 1 }], { smartEncoding: true })).toMatchObject({
+      encoding: 'GSM-7',
+      smartEncoding: true,
+      smartEncodedCharacters: ['“', '”'],
+      ucs2Characters: [],
+    })
+  })
+
+  it('an empty audience is estimated with the fallbacks and costs nothing', () => {
+    expect(estimateText('Hi {{first_name|neighbor}}', [], { smartEncoding: false })).toMatchObject({
+      segments: 1,
+      characters: 11,
+      recipients: 0,
+      totalSegments: 0,
+    })
   })
 })

@@ -390,7 +390,15 @@ export const routes: RouteSpec[] = [
     auth: 'staff',
     method: 'POST',
     path: '/recipient-count',
-    fields: segments,
+    fields: [...segments, 'firstMessage', 'secondMessage'],
+  },
+  {
+    label: 'campaigns POST /preview',
+    fn: 'campaigns',
+    auth: 'staff',
+    method: 'POST',
+    path: '/preview',
+    fields: [...segments, 'campaignId', 'firstMessage', 'secondMessage', 'limit'],
   },
   {
     label: 'campaigns POST / (JSON)',
