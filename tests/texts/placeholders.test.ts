@@ -89,6 +89,9 @@ describe('renderText', () => {
     expect(renderText('{{first_name}}, we have news', nobody)).toBe('we have news')
     expect(renderText('Hello.\n{{first_name}}, news', nobody)).toBe('Hello.\nnews')
     expect(renderText('Hi {{first_name}}.\nBye', nobody)).toBe('Hi.\nBye')
+    expect(renderText('Thanks, {{first_name}}!', nobody)).toBe('Thanks!')
+    expect(renderText('Reply YES, {{first_name}}', nobody)).toBe('Reply YES')
+    expect(renderText('Hi,{{first_name}} there', nobody)).toBe('Hi, there')
   })
 
   it('a text without placeholders is returned unchanged, spacing and all', () => {

@@ -363,6 +363,14 @@ export const routes: RouteSpec[] = [
     path: '/',
     fields: ['id', 'firstMessage', 'secondMessage', 'runAt', 'delay', 'noRecipients'],
   },
+  {
+    label: 'broadcast-sidebar POST /preview',
+    fn: 'broadcast-sidebar',
+    auth: 'staff',
+    method: 'POST',
+    path: '/preview',
+    fields: ['firstMessage', 'secondMessage', 'limit'],
+  },
   { label: 'broadcast-settings GET /', fn: 'broadcast-settings', auth: 'staff', method: 'GET', path: '/', fields: [] },
   {
     label: 'broadcast-settings POST /',

@@ -123,7 +123,8 @@ export function placeholderValues(recipient: Recipient | null): Record<Placehold
 /**
  * The text for one person. An empty value takes the fallback; without one the placeholder drops
  * out and the spacing is tidied: "Hi {{first_name}}, …" → "Hi, …", "Hi {{first_name}} and …" →
- * "Hi and …", "{{first_name}}, we …" at the start of a line → "we …".
+ * "Hi and …", "{{first_name}}, we …" at the start of a line → "we …", "Thanks, {{first_name}}!" →
+ * "Thanks!", "Reply YES, {{first_name}}" → "Reply YES".
  */
 export function renderParts(parts: Part[], values: Record<PlaceholderKey, string>): string {
   let out = ''
@@ -142,8 +143,9 @@ export function renderParts(parts: Part[], values: Record<PlaceholderKey, string
         // Nothing before it on its line: drop the punctuation and spaces that followed the name.
         out = trimmed
         text = text.replace(/^[ \t]*[,;:]?[ \t]*/, '')
-      } else if (trimmed !== out && /^([,.!?;:\n]|$)/.test(text)) {
-        out = trimmed // "Hi {{first_name}}, …" → "Hi, …"
+      } else if (/^([,.!?;:\n]|$)/.test(text)) {
+        // "Hi {{first_name}}, …" → "Hi, …"; "Thanks, {{first_name}}!" → "Thanks!"
+        out = out.replace(/[ \t]*[,;:]?[ \t]*$/, '')
       } else if (trimmed !== out) {
         text = text.replace(/^[ \t]+/, '') // "Hi {{first_name}} and …" → "Hi and …"
       }
@@ -151,7 +153,8 @@ export function renderParts(parts: Part[], values: Record<PlaceholderKey, string
     }
     out += text
   }
-  return dropped ? out.replace(/[ \t]+$/, '') : out
+  // "Reply YES, {{first_name}}" → "Reply YES"
+  return dropped ? out.replace(/[ \t]*[,;:]?[ \t]*$/, '') : out
 }
 
 /** Parses and renders; a text that does not parse is returned as it is (validation refused it at save). */
