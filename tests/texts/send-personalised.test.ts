@@ -122,12 +122,22 @@ describe('personalised sends', () => {
     const campaignId = await createCampaign(db.sql, { secondMessage: null, delay: 600 })
     await author(phone(3), 'Ana', '48201')
     const [payload] = await db.sql<{ p: Record<string, unknown> }[]>`
-      SELECT public.campaign_message_payload(c, ${phone(3)}, 'Dear {{name}}, your code is {{x}}') AS p
+      SELECT public.campaign_message_payload(c, ${phone(3)}, 'Dear {{name}}, see you at 7') AS p
       FROM public.campaigns c WHERE c.id = ${campaignId}`
     expect(payload!.p.personalized).toBe(true)
     await enqueue(db.sql, payload!.p)
     await drainAll(false)
-    expect(fakes.missive.drafts.map((d) => d.body)).toEqual(['Dear {{name}}, your code is {{x}}'])
+    expect(fakes.missive.drafts.map((d) => d.body)).toEqual(['Dear {{name}}, see you at 7'])
+  })
+
+  it('rows inserted into campaign_personalized_recipients are queued marked personalized and sent as written', async () => {
+    await author(phone(8), 'Ana', '48201')
+    await db.sql`INSERT INTO public.campaign_personalized_recipients (phone_number, message)
+                 VALUES (${phone(8)}, 'Dear {{first_name}}, your ballot is ready')`
+    const [queued] = await queueRows(db.sql)
+    expect(queued!.message.personalized).toBe(true)
+    await drainAll(false)
+    expect(fakes.missive.drafts.map((d) => d.body)).toEqual(['Dear {{first_name}}, your ballot is ready'])
   })
 
   it('a segment campaign’s payload is not marked personalized', async () => {
