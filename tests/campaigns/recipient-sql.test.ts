@@ -271,11 +271,14 @@ describe('queued message fields (campaign_message_fields.sql, label_ids_in_campa
       'delay',
       'first_message',
       'label_ids',
+      // Issue 14: false for a segment/CSV campaign (templated), true for a personalized one.
+      'personalized',
       'recipient_phone_number',
       'second_message',
       'title',
     ])
     expect(message).toMatchObject({
+      personalized: false,
       recipient_phone_number: '+66661111111',
       campaign_id: 30001,
       first_message: 'First message for field test',

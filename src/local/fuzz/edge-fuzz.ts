@@ -363,6 +363,14 @@ export const routes: RouteSpec[] = [
     path: '/',
     fields: ['id', 'firstMessage', 'secondMessage', 'runAt', 'delay', 'noRecipients'],
   },
+  {
+    label: 'broadcast-sidebar POST /preview',
+    fn: 'broadcast-sidebar',
+    auth: 'staff',
+    method: 'POST',
+    path: '/preview',
+    fields: ['firstMessage', 'secondMessage', 'limit'],
+  },
   { label: 'broadcast-settings GET /', fn: 'broadcast-settings', auth: 'staff', method: 'GET', path: '/', fields: [] },
   {
     label: 'broadcast-settings POST /',
@@ -390,7 +398,15 @@ export const routes: RouteSpec[] = [
     auth: 'staff',
     method: 'POST',
     path: '/recipient-count',
-    fields: segments,
+    fields: [...segments, 'firstMessage', 'secondMessage'],
+  },
+  {
+    label: 'campaigns POST /preview',
+    fn: 'campaigns',
+    auth: 'staff',
+    method: 'POST',
+    path: '/preview',
+    fields: [...segments, 'campaignId', 'firstMessage', 'secondMessage', 'limit'],
   },
   {
     label: 'campaigns POST / (JSON)',

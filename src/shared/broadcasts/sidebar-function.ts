@@ -4,14 +4,20 @@ import { INT4_MAX, MAX_UNIX_SECONDS } from '../http/bounds.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
 import { dubLinkShortener } from '../links/dub.ts'
+import { refinePlaceholders } from '../texts/validate.ts'
 import { loadDashboard } from './dashboard.ts'
 import { editUpcomingBroadcast } from './edit-upcoming.ts'
+import { previewUpcomingBroadcast } from './text-preview.ts'
 
 // GET   /broadcast-sidebar/?limit=&cursor=  upcoming + past broadcasts (dashboard.ts)
 // PATCH /broadcast-sidebar/ {id, firstMessage?, secondMessage?, runAt?, delay?, noRecipients?}
+// POST  /broadcast-sidebar/preview/ {firstMessage?, secondMessage?, limit?} the upcoming broadcast's
+//       texts rendered for its first recipients, with encoding, segments and cost (text-preview.ts)
 // Bad input is 400 {"message":"Bad Request"} as upstream, plus a `detail` naming the field.
 
+// Placeholders ({{first_name|neighbor}}) are checked at save time: 400 naming it and its position.
 const nonEmptyText = z.string().refine((text) => text.trim() !== '', 'must not be empty')
+  .superRefine(refinePlaceholders)
 
 const PatchBody = z.object({
   id: z.number().int().positive().max(INT4_MAX),
@@ -24,6 +30,15 @@ const PatchBody = z.object({
   // values beyond its integer columns.
   delay: z.number().int().min(0).max(INT4_MAX).optional(),
   noRecipients: z.number().int().positive().max(INT4_MAX).optional(),
+})
+
+/** Rendered texts for at most this many recipients per preview. */
+const MAX_PREVIEW_RECIPIENTS = 20
+
+const PreviewBody = z.strictObject({
+  firstMessage: nonEmptyText.optional(),
+  secondMessage: nonEmptyText.optional(),
+  limit: z.number().int().min(1).max(MAX_PREVIEW_RECIPIENTS).default(3),
 })
 
 const EDITABLE_FIELDS = ['firstMessage', 'secondMessage', 'runAt', 'delay', 'noRecipients'] as const
@@ -81,6 +96,18 @@ export const broadcastSidebarFunction: FunctionDefinition = {
       }
       const shortener = dubLinkShortener(deps.config, deps.log)
       return c.json(await editUpcomingBroadcast(deps.sql, shortener, id, { ...fields, runAt }, now))
+    })
+
+    app.post('/preview', async (c) => {
+      let json: unknown
+      try {
+        json = await readJson(c)
+      } catch {
+        throw bad('Malformed JSON body')
+      }
+      const parsed = PreviewBody.safeParse(json)
+      if (!parsed.success) throw bad(describeIssues(parsed.error))
+      return c.json(await previewUpcomingBroadcast(deps.sql, parsed.data, deps.config.SMS_SMART_ENCODING))
     })
 
     return app

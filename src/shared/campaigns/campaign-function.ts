@@ -17,6 +17,7 @@ import { retryFailedMessages } from './retry-failed.ts'
 import {
   fileCampaignSchema,
   issueFormats,
+  previewSchema,
   recipientCountSchema,
   segmentCampaignSchema,
   testSendSchema,
@@ -24,13 +25,16 @@ import {
   zod3Messages,
 } from './schemas.ts'
 import { sendTestMessage, TestSendRateLimited } from './test-send.ts'
+import { audienceValues, campaignAudience, estimateTexts, previewRecipients } from './text-preview.ts'
 import { updateCampaign } from './update-campaign.ts'
 
 // The sidebar's campaign API (upstream-functions.md §2.9, clients.md §1.5–1.7), served as
 // `campaign` and `campaigns`:
 //   GET    /segments/              labels usable as segments [{id, name}]
 //   GET    /?page=&pageSize=       {upcoming: [...], past: {items, pagination}}
-//   POST   /recipient-count/       {segments} → {recipient_count}
+//   POST   /recipient-count/       {segments, firstMessage?, secondMessage?} → {recipient_count, texts?}
+//   POST   /preview/               {segments | campaignId, firstMessage?, secondMessage?, limit?}
+//                                   → {recipient_count, texts, recipients: first N rendered}
 //   POST   /                       JSON (segments) or multipart (CSV `file`) → campaign
 //   PATCH  /:id/                   edit a campaign that has not run → campaign
 //   DELETE /:id/                   delete a campaign that has not run → {message, id}
@@ -101,8 +105,37 @@ export const campaignFunction: FunctionDefinition = {
     })
 
     app.post('/recipient-count', async (c) => {
-      const { segments } = parse(recipientCountSchema, await readJson(c), issueFormats.count)
-      return c.json({ recipient_count: await recipientCount(deps.sql, segments) })
+      const { segments, firstMessage, secondMessage } = parse(
+        recipientCountSchema,
+        await readJson(c),
+        issueFormats.count,
+      )
+      if (firstMessage === undefined) return c.json({ recipient_count: await recipientCount(deps.sql, segments) })
+      // With the texts: their encoding, segments and cost for this audience (issue 14), in addition.
+      const audience = await audienceValues(deps.sql, { segments })
+      const texts = estimateTexts(
+        { firstMessage, secondMessage: secondMessage ?? null },
+        audience,
+        deps.config.SMS_SMART_ENCODING,
+      )
+      return c.json({ recipient_count: texts.firstMessage.recipients, texts })
+    })
+
+    app.post('/preview', async (c) => {
+      const body = parse(previewSchema, await readJson(c), issueFormats.create)
+      const saved = body.campaignId !== undefined ? await campaignAudience(deps.sql, body.campaignId) : null
+      const audience = saved?.audience ?? { segments: body.segments! }
+      const texts = {
+        firstMessage: body.firstMessage ?? saved!.texts.firstMessage,
+        secondMessage: body.secondMessage !== undefined ? body.secondMessage : saved?.texts.secondMessage ?? null,
+      }
+      const smart = deps.config.SMS_SMART_ENCODING
+      const estimates = estimateTexts(texts, await audienceValues(deps.sql, audience), smart)
+      return c.json({
+        recipient_count: estimates.firstMessage.recipients,
+        texts: estimates,
+        recipients: await previewRecipients(deps.sql, audience, texts, body.limit, smart),
+      })
     })
 
     app.post(

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { refinePlaceholders } from '../texts/validate.ts'
 
 // Request bodies of the campaign API, with upstream's rules and messages (upstream-functions.md
 // §2.9, pinned by its campaigns-tests.ts, §7.7). Upstream used zod 3; its default messages
@@ -59,8 +60,8 @@ export const futureRunAt = (now: () => Date) =>
 
 const baseFields = (now: () => Date) => ({
   title: z.string().optional(),
-  firstMessage: z.string().min(1, 'First message is required'),
-  secondMessage: z.string().nullable().optional(),
+  firstMessage: z.string().min(1, 'First message is required').superRefine(refinePlaceholders),
+  secondMessage: z.string().nullable().optional().superRefine(refinePlaceholders),
   // The upper bound is the integer column's; beyond it the insert would fail with a 500.
   delay: z.number().int().positive('Delay must be a positive integer').max(
     2_147_483_647,
@@ -107,16 +108,42 @@ export const updateCampaignSchema = (now: () => Date) => {
 }
 export type UpdateCampaignInput = z.infer<ReturnType<typeof updateCampaignSchema>>
 
-export const recipientCountSchema = z.strictObject({
-  segments: z.strictObject(segmentsSchema.shape).superRefine((segments, ctx) => {
-    const total = countSegments(segments.included) + countSegments(segments.excluded)
-    if (total > MAX_SEGMENTS) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `at most ${MAX_SEGMENTS} segments (included and excluded together), got ${total}`,
-      })
-    }
-  }),
+const strictSegmentsSchema = z.strictObject(segmentsSchema.shape).superRefine((segments, ctx) => {
+  const total = countSegments(segments.included) + countSegments(segments.excluded)
+  if (total > MAX_SEGMENTS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `at most ${MAX_SEGMENTS} segments (included and excluded together), got ${total}`,
+    })
+  }
+})
+
+/** Texts to estimate (issue 14): optional, so the sidebar's `{segments}` body works as before. */
+const textFields = {
+  firstMessage: z.string().min(1, 'First message is required').superRefine(refinePlaceholders).optional(),
+  secondMessage: z.string().nullable().optional().superRefine(refinePlaceholders),
+}
+
+export const recipientCountSchema = z.strictObject({ segments: strictSegmentsSchema, ...textFields })
+
+/** Rendered texts for at most this many recipients per preview (an editor looks at a few). */
+export const MAX_PREVIEW_RECIPIENTS = 20
+
+/**
+ * POST /campaigns/preview/: the audience as segments, or an existing campaign (its segments or
+ * uploaded numbers, and its texts unless given).
+ */
+export const previewSchema = z.strictObject({
+  segments: strictSegmentsSchema.optional(),
+  campaignId: z.number().int().positive().max(2_147_483_647).optional(),
+  ...textFields,
+  limit: z.number().int().min(1).max(MAX_PREVIEW_RECIPIENTS).default(3),
+}).refine((body) => (body.segments === undefined) !== (body.campaignId === undefined), {
+  message: 'give either segments or campaignId',
+  path: ['segments'],
+}).refine((body) => body.campaignId !== undefined || body.firstMessage !== undefined, {
+  message: 'Required',
+  path: ['firstMessage'],
 })
 
 export const testSendSchema = z.strictObject({ phoneNumber: z.string().min(1, 'Required') })

@@ -1,8 +1,11 @@
+import type { Config } from '../config/env.ts'
 import type { Sql } from '../db/client.ts'
 import { AppError, badRequest, conflict, notFound } from '../http/errors.ts'
 import { type Logger, maskPhone } from '../log/logger.ts'
 import { type MissiveClient, provedNotActedOn } from '../missive/index.ts'
 import { normalizePhone } from '../phone/normalize.ts'
+import { outgoingText } from '../texts/outgoing.ts'
+import type { Recipient } from '../texts/placeholders.ts'
 import { findCampaign } from './queries.ts'
 
 /** How long a test send waits for a free slot in the token's windows before answering 429. */
@@ -62,11 +65,11 @@ export interface TestSendResult {
  * push the token over Missive's limit).
  */
 export async function sendTestMessage(
-  deps: { sql: Sql; missive: MissiveClient; log: Logger },
+  deps: { sql: Sql; missive: MissiveClient; log: Logger; config: Config },
   id: number,
   rawPhone: string,
 ): Promise<TestSendResult> {
-  const { sql, missive, log } = deps
+  const { sql, missive, log, config } = deps
   const phoneNumber = normalizePhone(rawPhone)
   if (!phoneNumber) {
     throw badRequest('Validation error: [phoneNumber] Not a phone number: use +13135550123 or 313-555-0123')
@@ -84,7 +87,15 @@ export async function sendTestMessage(
     log.warn('test message refused: rate windows full', { ...context, waitMs: slot.waitMs })
     throw new TestSendRateLimited(Math.max(1, Math.ceil(slot.waitMs / 1000)))
   }
-  const result = await missive.sendDraft({ body: campaign.firstMessage, to: phoneNumber, phase: 'first' }, slot)
+  // Rendered as that number would receive it (its authors row, or the fallbacks for a stranger).
+  const [recipient] = await sql<
+    Recipient[]
+  >`SELECT name, zipcode FROM public.authors WHERE phone_number = ${phoneNumber}`
+  const body = outgoingText(campaign.firstMessage, recipient ?? null, {
+    templated: true,
+    smartEncoding: config.SMS_SMART_ENCODING,
+  })
+  const result = await missive.sendDraft({ body, to: phoneNumber, phase: 'first' }, slot)
   if (!result.ok) {
     log.warn('test message not sent', { ...context, status: result.status, kind: result.kind, error: result.error })
     throw new AppError(502, `Missive did not send the test message: ${result.error}`, {

@@ -86,6 +86,9 @@ export const configSchema = z.object({
   FAILURE_JOBS_POST_INTERVAL_MS: z.coerce.number().int().min(0).default(1000),
   CAMPAIGN_FILE_DIR: z.string().default('.local/storage'),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  // Replace curly quotes, long dashes, ellipses and non-breaking spaces with their GSM-7 look-alikes
+  // before sending (src/shared/texts/segments.ts): half the segments for pasted text.
+  SMS_SMART_ENCODING: z.enum(['true', 'false', '']).default('false').transform((value) => value === 'true'),
 
   // Error reporting (src/shared/reporting): unset = off.
   SENTRY_DSN: optionalText.pipe(url.optional()),

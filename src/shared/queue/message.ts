@@ -30,6 +30,8 @@ export const queuedMessageSchema = z
     conversation_id: optionalText,
     title: optionalText,
     created_at: z.number().nullish(),
+    /** A personalized campaign's own text: sent as written, never templated (issue 14). */
+    personalized: z.boolean().nullish().transform((value) => value ?? false),
   })
   .refine((message) => (message.broadcast_id === null) !== (message.campaign_id === null), {
     message: 'needs exactly one of broadcast_id and campaign_id',

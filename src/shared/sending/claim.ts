@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from '../db/client.ts'
 import { lockRecipientForClaim } from '../opt-out/recipient-lock.ts'
 import type { QueuedMessage, QueueName } from '../queue/index.ts'
+import type { Recipient } from '../texts/placeholders.ts'
 import { checkEligibility, type Verdict } from './eligibility.ts'
 import { type Claim, claimForSending, recordSkip, type SendKey } from './ledger.ts'
 
@@ -21,9 +22,13 @@ import { type Claim, claimForSending, recordSkip, type SendKey } from './ledger.
 //     (opt-out/recipient-lock.ts), which also covers a number with no authors row yet.
 // The guarantee is therefore "no claim after a committed reply or opt-out". A reply or opt-out
 // that commits after the claim finds the text already on its way: it cannot be called back.
+//
+// The text is rendered here too (issue 14): from the authors row just locked, i.e. this recipient's
+// own row as of the claim, and recorded with the claim (message_sends.sent_text), so what the
+// ledger says was sent is exactly what Missive is asked to send.
 
 export type LastLook =
-  | { kind: 'claimed'; claim: Claim }
+  | { kind: 'claimed'; claim: Claim; text: string }
   /** The queue message was removed before the claim (a reply or an opt-out): recorded as skipped. */
   | { kind: 'withdrawn'; reason: string }
   | { kind: 'not-eligible'; verdict: Exclude<Verdict, { kind: 'send' }> }
@@ -39,10 +44,11 @@ export async function lastLookAndClaim(
   queue: QueueName,
   msgId: number,
   message: QueuedMessage,
+  textFor: (recipient: Recipient | null) => string,
 ): Promise<LastLook> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message)) as LastLook
+      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message, textFor)) as LastLook
     } catch (error) {
       // An opt-out locks the author and then the number's other follow-ups, the reverse of this
       // order; PostgreSQL breaks such a cycle by aborting one side. Nothing was claimed: look again.
@@ -57,6 +63,7 @@ async function lastLookIn(
   queue: QueueName,
   msgId: number,
   message: QueuedMessage,
+  textFor: (recipient: Recipient | null) => string,
 ): Promise<LastLook> {
   const queued = await tx`SELECT msg_id FROM ${tx(`pgmq.q_${queue}`)} WHERE msg_id = ${msgId} FOR UPDATE`
   if (queued.length === 0) {
@@ -65,15 +72,19 @@ async function lastLookIn(
     return (await recordSkip(tx, key, queue, msgId, reason)) ? { kind: 'withdrawn', reason } : { kind: 'taken' }
   }
 
-  await lockRecipient(tx, key.phone)
+  const recipient = await lockRecipient(tx, key.phone)
   const verdict = await checkEligibility(tx, message, key.isSecond)
   if (verdict.kind !== 'send') return { kind: 'not-eligible', verdict }
 
-  const claim = await claimForSending(tx, key, queue, msgId)
-  return claim ? { kind: 'claimed', claim } : { kind: 'taken' }
+  const text = textFor(recipient)
+  const claim = await claimForSending(tx, key, queue, msgId, text)
+  return claim ? { kind: 'claimed', claim, text } : { kind: 'taken' }
 }
 
-async function lockRecipient(tx: TransactionSql, phone: string): Promise<void> {
+/** Locks the recipient and returns the columns its text may draw from (null: no authors row). */
+async function lockRecipient(tx: TransactionSql, phone: string): Promise<Recipient | null> {
   await lockRecipientForClaim(tx, phone)
-  await tx`SELECT 1 FROM public.authors WHERE phone_number = ${phone} FOR SHARE`
+  const [author] = await tx<Recipient[]>`
+    SELECT name, zipcode FROM public.authors WHERE phone_number = ${phone} FOR SHARE`
+  return author ?? null
 }

@@ -67,11 +67,19 @@ export interface Claim {
  * then finds `sending`. A claim by a different queue message (e.g. a campaign's "retry failed"
  * re-queue) starts a fresh count of attempts.
  */
-export async function claimForSending(db: Db, key: SendKey, queue: QueueName, msgId: number): Promise<Claim | null> {
+export async function claimForSending(
+  db: Db,
+  key: SendKey,
+  queue: QueueName,
+  msgId: number,
+  text: string,
+): Promise<Claim | null> {
+  // `sent_text` is the rendered text (placeholders filled for this recipient), committed with the
+  // claim: if the outcome turns out unknown, the reconcile matches Twilio's body against it.
   const [row] = await db<{ id: string; attempts: number; created: boolean }[]>`
     INSERT INTO public.message_sends AS s
-      (broadcast_id, campaign_id, recipient_phone_number, is_second, state, queue_name, queue_msg_id)
-    VALUES (${key.broadcastId}, ${key.campaignId}, ${key.phone}, ${key.isSecond}, 'sending', ${queue}, ${msgId})
+      (broadcast_id, campaign_id, recipient_phone_number, is_second, state, queue_name, queue_msg_id, sent_text)
+    VALUES (${key.broadcastId}, ${key.campaignId}, ${key.phone}, ${key.isSecond}, 'sending', ${queue}, ${msgId}, ${text})
     ON CONFLICT ((COALESCE(broadcast_id, 0)), (COALESCE(campaign_id, 0)), recipient_phone_number, is_second)
     DO UPDATE SET
       state = 'sending',
@@ -79,6 +87,7 @@ export async function claimForSending(db: Db, key: SendKey, queue: QueueName, ms
                       THEN s.attempts ELSE 0 END,
       queue_name = EXCLUDED.queue_name,
       queue_msg_id = EXCLUDED.queue_msg_id,
+      sent_text = EXCLUDED.sent_text,
       updated_at = now()
     WHERE s.state = 'failed'
     RETURNING s.id, s.attempts, (s.xmax = 0) AS created`

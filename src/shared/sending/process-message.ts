@@ -11,6 +11,7 @@ import {
   setVisibleIn,
 } from '../queue/index.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { outgoingText } from '../texts/outgoing.ts'
 import { recordOutgoingStatus } from '../webhooks/outgoing-status.ts'
 import { recordSentDraft } from './complete-send.ts'
 import { lastLookAndClaim } from './claim.ts'
@@ -122,7 +123,20 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   // opt-out committed while we waited stops the send. `sending` is committed BEFORE Missive is
   // called: if we crash after Missive accepted the draft, the message comes back after its lease
   // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
-  const look = await lastLookAndClaim(sql, key, ctx.queue, row.msgId, message)
+  // The text is rendered for this recipient inside the claim's transaction (texts/outgoing.ts).
+  const template = ctx.isSecond ? message.second_message ?? '' : message.first_message
+  const look = await lastLookAndClaim(
+    sql,
+    key,
+    ctx.queue,
+    row.msgId,
+    message,
+    (recipient) =>
+      outgoingText(template, recipient, {
+        templated: !message.personalized,
+        smartEncoding: ctx.deps.config.SMS_SMART_ENCODING,
+      }),
+  )
   if (look.kind !== 'claimed') {
     await slot.cancel()
     switch (look.kind) {
@@ -138,10 +152,9 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
       }
     }
   }
-  const claim = look.claim
+  const { claim, text } = look
 
-  // 5. The call, inside the slot (the client gives it back).
-  const text = ctx.isSecond ? message.second_message ?? '' : message.first_message
+  // 5. The call, inside the slot (the client gives it back), with the text recorded in the claim.
   const result = await ctx.deps.missive.sendDraft({
     body: text,
     to: message.recipient_phone_number,
