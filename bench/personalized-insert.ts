@@ -1,0 +1,129 @@
+import { performance } from 'node:perf_hooks'
+import { cloneTemplate, startThrowawayCluster } from '../src/local/postgres/throwaway.ts'
+import { createSql, type Sql } from '../src/shared/db/client.ts'
+import { measureBackend, type MemoryPeak } from './support/backend-memory.ts'
+
+// A 1 000 000-row personalized INSERT (issue 15 #3): one INSERT … SELECT into
+// campaign_personalized_recipients, which the statement trigger turns into one campaign (authors
+// created, numbers normalised and merged, one queue message per recipient), against the floor: a
+// plain bulk INSERT … SELECT of the same number of payloads straight into the queue table. Both in
+// this run, on the same database, each on a fresh connection whose backend's peak memory is read
+// from /proc. Goals: personalized time ≤ 2× the plain insert; peak backend memory < 512 MB.
+//
+//   npx tsx bench/personalized-insert.ts [rows]     (or: npm run bench -- personalized)
+
+const ROWS = Number(process.argv[2] ?? 1_000_000)
+const TIME_GOAL = 2
+const MEMORY_GOAL_MB = 512
+
+interface Measured {
+  ms: number
+  peak: MemoryPeak
+}
+
+async function onFreshBackend(url: string, work: (sql: Sql) => Promise<unknown>): Promise<Measured> {
+  const sql = createSql(url, { max: 1 })
+  try {
+    const [{ pid }] = await sql`SELECT pg_backend_pid() AS pid`
+    const start = performance.now()
+    const { peak } = await measureBackend(pid as number, () => work(sql))
+    return { ms: performance.now() - start, peak }
+  } finally {
+    await sql.end({ timeout: 5 })
+  }
+}
+
+async function emptyQueue(sql: Sql): Promise<number> {
+  const [{ count }] = await sql`SELECT count(*)::int AS count FROM pgmq.q_broadcast_first_messages`
+  await sql`TRUNCATE pgmq.q_broadcast_first_messages`
+  await sql`TRUNCATE net.http_request_queue`
+  return count
+}
+
+function line(label: string, m: Measured): string {
+  return `  ${label.padEnd(34)} ${m.ms.toFixed(0).padStart(7)} ms   peak backend memory: VmHWM ${
+    m.peak.hwmMb.toFixed(0)
+  } MB, private ${m.peak.anonPeakMb.toFixed(0)} MB`
+}
+
+async function main(): Promise<void> {
+  const throwaway = await startThrowawayCluster('bench_template')
+  try {
+    const url = await cloneTemplate(throwaway, 'bench_personalized')
+    const admin = createSql(url, { max: 1 })
+    try {
+      // The queue's insert trigger kicks the sender through invoke_edge_function, which reads these;
+      // the requests it queues are never delivered here.
+      await admin`SELECT vault.create_secret('http://127.0.0.1:9/functions/v1/', 'edge_function_url')`
+      await admin`SELECT vault.create_secret('sb_secret_bench', 'secret_key')`
+
+      // The audience already exists (a newsroom texts its readers): the authors of all but 1 in 20
+      // numbers. Creating the others is work the floor does not do (~9 s per million new numbers).
+      await admin`
+        INSERT INTO public.authors (phone_number)
+        SELECT '+1313' || lpad((g / 10000)::text, 3, '0') || lpad((g % 10000)::text, 4, '0')
+        FROM generate_series(0, 979999) AS g WHERE g % 20 <> 0`
+      await admin`VACUUM ANALYZE public.authors`
+
+      // The floor: the same number of payloads of the same shape, inserted in one statement.
+      const plain = await onFreshBackend(url, (sql) =>
+        sql`
+        INSERT INTO pgmq.q_broadcast_first_messages (vt, message)
+        SELECT clock_timestamp(), jsonb_build_object(
+          'recipient_phone_number', '+1313' || lpad(g::text, 7, '0'), 'campaign_id', 1,
+          'first_message', 'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote',
+          'second_message', NULL, 'title', 'Personalized Campaign', 'delay', 600, 'label_ids', '[]'::jsonb,
+          'campaign_segments', NULL, 'conversation_id', NULL, 'created_at', floor(extract(epoch FROM now()))::bigint)
+        FROM generate_series(1, ${ROWS}) AS g`)
+      const plainQueued = await emptyQueue(admin)
+      if (plainQueued !== ROWS) throw new Error(`the plain insert wrote ${plainQueued}, expected ${ROWS}`)
+      await admin`VACUUM pgmq.q_broadcast_first_messages`
+
+      // The real thing: numbers as editors paste them (dashes), one in 50 repeated, so the
+      // normalisation and the merge have work to do.
+      const personalized = await onFreshBackend(url, (sql) =>
+        sql`
+        INSERT INTO public.campaign_personalized_recipients (phone_number, message)
+        SELECT '313-' || lpad((g % 980000 / 10000)::text, 3, '0') || '-' || lpad((g % 10000)::text, 4, '0'),
+               'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote'
+        FROM generate_series(1, ${ROWS}) AS g`)
+      const [campaign] = await admin`
+        SELECT id, recipient_count FROM public.campaigns WHERE title = 'Personalized Campaign' ORDER BY id DESC LIMIT 1`
+      const [{ queued, distinct }] = await admin`
+        SELECT count(*)::int AS queued, count(DISTINCT message->>'recipient_phone_number')::int AS distinct
+        FROM pgmq.q_broadcast_first_messages WHERE message->>'campaign_id' = ${String(campaign.id)}`
+      if (queued !== distinct || queued !== campaign.recipient_count) {
+        throw new Error(
+          `personalized: ${queued} queued, ${distinct} distinct, recipient_count ${campaign.recipient_count}`,
+        )
+      }
+
+      const ratio = personalized.ms / plain.ms
+      const peakMb = Math.max(personalized.peak.hwmMb, personalized.peak.anonPeakMb)
+      console.log(
+        `personalized INSERT of ${ROWS.toLocaleString('en-US')} rows (${
+          queued.toLocaleString('en-US')
+        } distinct numbers queued)`,
+      )
+      console.log(line('personalized INSERT (trigger)', personalized))
+      console.log(line('plain INSERT into the queue table', plain))
+      console.log(
+        `  time ratio                          ${ratio.toFixed(2)}×   (goal ≤ ${TIME_GOAL}×: ${
+          ratio <= TIME_GOAL ? 'met' : 'NOT met'
+        })`,
+      )
+      console.log(
+        `  peak backend memory                 ${peakMb.toFixed(0)} MB   (goal < ${MEMORY_GOAL_MB} MB: ${
+          peakMb < MEMORY_GOAL_MB ? 'met' : 'NOT met'
+        })`,
+      )
+      if (ratio > TIME_GOAL || peakMb >= MEMORY_GOAL_MB) process.exitCode = 1
+    } finally {
+      await admin.end({ timeout: 5 })
+    }
+  } finally {
+    await throwaway.destroy()
+  }
+}
+
+await main()
