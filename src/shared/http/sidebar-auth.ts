@@ -11,7 +11,7 @@ import { hasSecretKey } from './secret-key-gate.ts'
 //
 // jose, not `@supabase/server` or `hono/jwk`: jose's remote key set caches the JWKS (and refetches
 // on an unknown `kid`, so a key rotation works) and it verifies HS256 with a plain secret;
-// `@supabase/server` reads Deno.env/process.env itself (our config module is the one place that does)
+// `@supabase/server` reads the environment itself (our config module is the one place that does)
 // and takes HS256 only as a JWK in a key set; `hono/jwk` fetches the JWKS on every request and
 // answers with a text 401 of its own. jose runs unchanged on Node and Deno.
 
