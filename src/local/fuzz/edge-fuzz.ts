@@ -3,6 +3,7 @@ import type { Hono } from 'hono'
 import twilio from 'twilio'
 import type { Sql } from '../../shared/db/client.ts'
 import { signWebhookBody } from '../../shared/http/webhook-signature.ts'
+import { RULE_TYPES } from '../../shared/webhooks/payload.ts'
 import type { Config } from '../../shared/config/env.ts'
 import { mintUserToken } from '../token.ts'
 import { FUNCTIONS_PREFIX } from '../gateway.ts'
@@ -243,19 +244,8 @@ const webhookSkeleton = () =>
       id: fc.oneof(fc.uuid().map(String), nastyString),
       description: nastyString,
       type: fc.oneof(
-        fc.constantFrom(
-          'new_comment',
-          'team_change',
-          'label_change',
-          'conversation_closed',
-          'conversation_reopened',
-          'conversation_assignee_change',
-          'incoming_twilio_message',
-          'outgoing_twilio_message',
-          'incoming_sms_message',
-          'outgoing_sms_message',
-          'conversation_merged',
-        ),
+        // Every rule type the ingest knows, plus one it does not (recorded and answered 200).
+        fc.constantFrom(...RULE_TYPES, 'conversation_merged'),
         nastyString,
       ),
     }, { requiredKeys: [] }),
