@@ -16,7 +16,6 @@ import {
   queueRows,
   SECOND_MESSAGES_QUEUE,
 } from '../support/factories/sending.ts'
-import { drafts } from './helpers.ts'
 
 // Quiet hours in the sender (issue 14 part 3), against a real database and the Missive fake, with
 // the sender's clock (deps.now) placed at 20:59 and then at 08:00 in America/Detroit.
@@ -194,7 +193,9 @@ describe('follow-ups and quiet hours', () => {
     expect(skipped).toHaveLength(5)
     for (const row of skipped) {
       expect(row.state).toBe('skipped')
-      expect(row.detail).toMatch(/quiet hours: the follow-up would go out at Wed, Dec 2, 2026, 08:00 EST.*more than 12 h/)
+      expect(row.detail).toMatch(
+        /quiet hours: the follow-up would go out at Wed, Dec 2, 2026, 08:00 EST.*more than 12 h/,
+      )
     }
     expect(await morning.progress(id)).toMatchObject({ followUps: { skipped: 5, queued: 0, sent: 0 } })
   })

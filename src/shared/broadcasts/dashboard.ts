@@ -110,7 +110,9 @@ export async function loadDashboard(
   const rows = await selectPage(db, options.limit, options.cursor)
   if (rows.length === 0) return {}
   const quietHours = quietHoursStatus(options.quietHours ?? null, options.now)
-  const held = quietHours.active ? await heldPerBroadcast(db, rows.filter((r) => !r.editable).map((r) => r.id)) : new Map()
+  const held = quietHours.active
+    ? await heldPerBroadcast(db, rows.filter((r) => !r.editable).map((r) => r.id))
+    : new Map()
   const response: DashboardResponse = { quietHours }
   let upcomingRunAt: Date | null = null
   for (const row of rows) {

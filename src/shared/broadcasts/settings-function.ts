@@ -61,10 +61,11 @@ export const broadcastSettingFunction: FunctionDefinition = {
       const quiet = quietWeeklyRefusals(quietHoursFrom(deps.config), parsed.data.schedule, deps.now())
       if (quiet.length > 0) {
         throw badRequest(
-          PREFIX + quiet.map((q) =>
-            ` [schedule,${q.day}] - ${q.time} is inside quiet hours (${q.refusal.quietHours}); ` +
-            `the next allowed time is ${q.nextAllowedTime}`
-          ).join(','),
+          PREFIX +
+            quiet.map((q) =>
+              ` [schedule,${q.day}] - ${q.time} is inside quiet hours (${q.refusal.quietHours}); ` +
+              `the next allowed time is ${q.nextAllowedTime}`
+            ).join(','),
           {
             quietHours: quiet[0].refusal.quietHours,
             refused: quiet.map((q) => ({

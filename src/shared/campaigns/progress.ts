@@ -120,7 +120,14 @@ export async function campaignProgress(
 }
 
 function counts(rows: Array<{ state: string; count: number }>): Omit<PhaseCounts, 'heldForQuietHours'> {
-  const result: Omit<PhaseCounts, 'heldForQuietHours'> = { queued: 0, sending: 0, sent: 0, failed: 0, unknown: 0, skipped: 0 }
+  const result: Omit<PhaseCounts, 'heldForQuietHours'> = {
+    queued: 0,
+    sending: 0,
+    sent: 0,
+    failed: 0,
+    unknown: 0,
+    skipped: 0,
+  }
   for (const row of rows) if (row.state in result) result[row.state as keyof typeof result] += row.count
   return result
 }

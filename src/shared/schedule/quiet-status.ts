@@ -19,7 +19,13 @@ export interface QuietHoursStatus {
 
 export function quietHoursStatus(rule: QuietHours | null, now: Date): QuietHoursStatus {
   if (!rule || !isQuiet(rule, now)) {
-    return { active: false, window: rule ? describeQuietHours(rule) : null, resumesAt: null, resumesAtLocal: null, status: null }
+    return {
+      active: false,
+      window: rule ? describeQuietHours(rule) : null,
+      resumesAt: null,
+      resumesAtLocal: null,
+      status: null,
+    }
   }
   const resumes = nextAllowed(rule, now)
   return {
