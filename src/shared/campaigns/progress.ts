@@ -101,7 +101,9 @@ export async function campaignProgress(
   const heldFor = (isSecond: boolean) => held.find((row) => row.is_second === isSecond)?.count ?? 0
   const first = { ...counts(phases.filter((row) => !row.is_second)), heldForQuietHours: heldFor(false) }
   const followUps = { ...counts(phases.filter((row) => row.is_second)), heldForQuietHours: heldFor(true) }
-  const tracked = Object.values(first).reduce((sum, value) => sum + value, 0)
+  // Each recipient once: `heldForQuietHours` is a part of `queued`, not a state of its own.
+  const { heldForQuietHours: _held, ...states } = first
+  const tracked = Object.values(states).reduce((sum, value) => sum + value, 0)
   const total = campaign.processed ? tracked : Math.max(tracked, campaign.recipientCount)
   const settled = total - first.queued - first.sending
   return {
