@@ -9,6 +9,8 @@ import { createSql, type Sql } from '../shared/db/client.ts'
 import { functionDefinitions } from '../shared/functions/registry.ts'
 import { createLogger, maskPhone } from '../shared/log/logger.ts'
 import { createDeps } from '../shared/runtime/deps.ts'
+import { formatLocal, quietHoursFrom } from '../shared/schedule/quiet-hours.ts'
+import { devClockFrom, startDevClockCampaignTick } from './dev-clock.ts'
 import { loadLocalEnvironment } from './env-file.ts'
 import { type MissiveFake, startMissiveFake } from './fakes/missive.ts'
 import { startTwilioFake } from './fakes/twilio.ts'
@@ -55,6 +57,7 @@ async function main(): Promise<void> {
   const { env, source } = loadLocalEnvironment(root)
   say(`configuration from the environment and ${source}`)
   parseConfig(env) // fail fast, naming every missing or invalid variable, before anything starts
+  const clock = devClockFrom(env.DEV_CLOCK_START) // local only: the functions' clock (dev-clock.ts)
   const functionsPort = Number(env.FUNCTIONS_PORT ?? 54321)
   const dbPort = Number(env.DB_PORT ?? 54322)
   const pgDir = resolve(root, env.LOCAL_DB_DIR || '.local/postgres')
@@ -129,6 +132,7 @@ async function main(): Promise<void> {
   const config = parseConfig({ ...env, DB_POOL_URL: databaseUrl })
   const deps = createDeps(config, {
     log: createLogger({ stack: 'dev' }),
+    ...(clock ? { now: clock.now } : {}),
     // Without Supabase Storage, CSV recipient files are kept on disk under CAMPAIGN_FILE_DIR.
     recipientFiles: config.SUPABASE_URL ? undefined : diskRecipientFiles(config.CAMPAIGN_FILE_DIR),
   })
@@ -149,6 +153,19 @@ async function main(): Promise<void> {
     // With a real, preloaded pg_net its own background worker delivers the requests.
     const worker = startNetWorker(sql, deps.log.child({ component: 'pg_net' }))
     cleanups.push(() => worker.stop())
+  }
+
+  if (clock) {
+    cleanups.push(startDevClockCampaignTick(sql, clock, deps.log.child({ component: 'dev-clock' })))
+    const quiet = quietHoursFrom(config)
+    say(
+      `dev clock: functions see ${clock.now().toISOString()} (${
+        quiet ? formatLocal(quiet, clock.now()) : 'quiet hours off'
+      }), running in real time; campaigns run by it (src/local/dev-clock.ts)`,
+    )
+    if (clock.offsetMs < 0) {
+      say('dev clock: DEV_CLOCK_START is behind the real time; pg_cron may mark campaigns scheduled by it as missed')
+    }
   }
 
   const token = config.SUPABASE_JWT_SECRET ? await mintUserToken(config.SUPABASE_JWT_SECRET) : null

@@ -158,6 +158,8 @@ describe('GET /broadcast-sidebar/', () => {
       successfullyDelivered: 2,
       failedDelivered: 2,
       totalUnsubscribed: 0,
+      // Issue 14: an addition (quiet hours are off in the test configuration).
+      heldForQuietHours: 0,
     })
   })
 

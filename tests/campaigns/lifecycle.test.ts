@@ -176,10 +176,13 @@ describe('GET /campaigns/:id/progress/', () => {
       failed: 1,
       unknown: 0,
       skipped: 0,
+      heldForQuietHours: 0,
       delivered: 1,
       undelivered: 0,
       percent: 50,
-      followUps: { queued: 1, sending: 0, sent: 0, failed: 0, unknown: 0, skipped: 0 },
+      followUps: { queued: 1, sending: 0, sent: 0, failed: 0, unknown: 0, skipped: 0, heldForQuietHours: 0 },
+      // Issue 14: quiet hours are off in the test configuration (.env.example).
+      quietHours: { active: false, window: null, resumesAt: null, resumesAtLocal: null, status: null },
     })
   })
 

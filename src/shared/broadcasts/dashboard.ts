@@ -1,5 +1,7 @@
 import type { Db } from '../db/client.ts'
 import { loadActiveSchedule } from '../schedule/active-schedule.ts'
+import type { QuietHours } from '../schedule/quiet-hours.ts'
+import { type QuietHoursStatus, quietHoursStatus } from '../schedule/quiet-status.ts'
 import { effectiveNextRun } from '../schedule/weekly.ts'
 
 // GET /broadcast-sidebar/: the upcoming broadcast and the past ones with their delivery stats
@@ -24,12 +26,16 @@ export interface PastBroadcastResponse {
   successfullyDelivered: number
   failedDelivered: number
   totalUnsubscribed: number
+  /** Messages of this broadcast (first and follow-up) due now but held for quiet hours; 0 outside them. */
+  heldForQuietHours: number
 }
 
 export interface DashboardResponse {
   upcoming?: UpcomingBroadcastResponse
   past?: PastBroadcastResponse[]
   currentCursor?: number
+  /** Whether quiet hours hold texts right now, and until when (issue 14); an addition to upstream's shape. */
+  quietHours?: QuietHoursStatus
 }
 
 interface DashboardRow {
@@ -81,13 +87,33 @@ async function selectPage(db: Db, limit: number, cursor: number | undefined): Pr
     ORDER BY p.editable DESC, p.run_at DESC NULLS FIRST, p.id DESC`
 }
 
+/** Queued messages per broadcast that are due now: during quiet hours, the ones being held. */
+async function heldPerBroadcast(db: Db, ids: number[]): Promise<Map<number, number>> {
+  if (ids.length === 0) return new Map()
+  const keys = ids.map(String)
+  const rows = await db<{ id: string; count: number }[]>`
+    SELECT id, count(*)::integer AS count FROM (
+      SELECT q.message->>'broadcast_id' AS id FROM pgmq.q_broadcast_first_messages q
+      WHERE q.message->>'broadcast_id' = ANY(${keys}::text[]) AND q.vt <= clock_timestamp()
+      UNION ALL
+      SELECT q.message->>'broadcast_id' FROM pgmq.q_broadcast_second_messages q
+      WHERE q.message->>'broadcast_id' = ANY(${keys}::text[]) AND q.vt <= clock_timestamp()
+    ) due
+    GROUP BY id`
+  return new Map(rows.map((row) => [Number(row.id), row.count]))
+}
+
 export async function loadDashboard(
   db: Db,
-  options: { limit: number; cursor?: number; now: Date },
+  options: { limit: number; cursor?: number; now: Date; quietHours?: QuietHours | null },
 ): Promise<DashboardResponse> {
   const rows = await selectPage(db, options.limit, options.cursor)
   if (rows.length === 0) return {}
-  const response: DashboardResponse = {}
+  const quietHours = quietHoursStatus(options.quietHours ?? null, options.now)
+  const held = quietHours.active
+    ? await heldPerBroadcast(db, rows.filter((r) => !r.editable).map((r) => r.id))
+    : new Map()
+  const response: DashboardResponse = { quietHours }
   let upcomingRunAt: Date | null = null
   for (const row of rows) {
     if (row.editable) {
@@ -112,6 +138,7 @@ export async function loadDashboard(
         successfullyDelivered: Number(row.successfullyDelivered),
         failedDelivered: Number(row.failedDelivered),
         totalUnsubscribed: Number(row.totalUnsubscribed),
+        heldForQuietHours: held.get(row.id) ?? 0,
       })
     }
   }

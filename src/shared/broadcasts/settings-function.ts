@@ -2,6 +2,8 @@ import { Hono } from 'hono'
 import { z } from 'zod'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { badRequest, readJson } from '../http/errors.ts'
+import { quietHoursFrom } from '../schedule/quiet-hours.ts'
+import { quietWeeklyRefusals } from '../schedule/quiet-run-at.ts'
 import { readSettings, saveSettings } from './settings.ts'
 
 // GET  /broadcast-settings/  {schedule: {mon..sun: "HH:MM"|null}, batchSize?} or {} without an active schedule
@@ -52,6 +54,28 @@ export const broadcastSettingFunction: FunctionDefinition = {
         // Upstream's rendering: " [path] - message" per issue, joined by ",".
         throw badRequest(
           PREFIX + parsed.error.issues.map((issue) => ` [${issue.path.join(',')}] - ${issue.message}`).join(','),
+        )
+      }
+      // A weekly time inside quiet hours would send every week into the night: refused, naming the
+      // time to use instead (issue 14 part 3). Days left out keep their saved time, unchecked.
+      const quiet = quietWeeklyRefusals(quietHoursFrom(deps.config), parsed.data.schedule, deps.now())
+      if (quiet.length > 0) {
+        throw badRequest(
+          PREFIX +
+            quiet.map((q) =>
+              ` [schedule,${q.day}] - ${q.time} is inside quiet hours (${q.refusal.quietHours}); ` +
+              `the next allowed time is ${q.nextAllowedTime}`
+            ).join(','),
+          {
+            quietHours: quiet[0].refusal.quietHours,
+            refused: quiet.map((q) => ({
+              day: q.day,
+              time: q.time,
+              nextAllowedTime: q.nextAllowedTime,
+              nextAllowedAt: q.refusal.nextAllowedAt,
+              nextAllowedAtLocal: q.refusal.nextAllowedAtLocal,
+            })),
+          },
         )
       }
       return c.json(await saveSettings(deps.sql, parsed.data))

@@ -3,6 +3,8 @@ import { z } from 'zod'
 import { INT4_MAX, MAX_UNIX_SECONDS } from '../http/bounds.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { badRequest, describeIssues, readJson } from '../http/errors.ts'
+import { quietHoursFrom } from '../schedule/quiet-hours.ts'
+import { quietRunAtRefusal, refusalExtra } from '../schedule/quiet-run-at.ts'
 import { dubLinkShortener } from '../links/dub.ts'
 import { refinePlaceholders } from '../texts/validate.ts'
 import { loadDashboard } from './dashboard.ts'
@@ -71,7 +73,9 @@ export const broadcastSidebarFunction: FunctionDefinition = {
 
     app.get('/', async (c) => {
       const { limit, cursor } = pageQuery(c.req.query('limit'), c.req.query('cursor'))
-      return c.json(await loadDashboard(deps.sql, { limit, cursor, now: deps.now() }))
+      return c.json(
+        await loadDashboard(deps.sql, { limit, cursor, now: deps.now(), quietHours: quietHoursFrom(deps.config) }),
+      )
     })
 
     app.patch('/', async (c) => {
@@ -93,6 +97,8 @@ export const broadcastSidebarFunction: FunctionDefinition = {
         runAt = new Date(fields.runAt * 1000)
         // A past run_at would never fire (and upstream let it block the weekly schedule).
         if (!(runAt.getTime() > now.getTime())) throw bad('[runAt] must be in the future')
+        const refusal = quietRunAtRefusal(quietHoursFrom(deps.config), runAt, '[runAt]')
+        if (refusal) throw badRequest('Bad Request', { detail: refusal.message, ...refusalExtra(refusal) })
       }
       const shortener = dubLinkShortener(deps.config, deps.log)
       return c.json(await editUpcomingBroadcast(deps.sql, shortener, id, { ...fields, runAt }, now))

@@ -4,6 +4,8 @@ import { AppError, badRequest, readJson } from '../http/errors.ts'
 import type { FunctionDefinition } from '../http/function-app.ts'
 import { dubLinkShortener } from '../links/dub.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { quietHoursFrom } from '../schedule/quiet-hours.ts'
+import { quietRunAtRefusal, refusalExtra } from '../schedule/quiet-run-at.ts'
 import { recipientFilesFor } from '../storage/recipient-files.ts'
 import { type CampaignContext, createFileCampaign, createSegmentCampaign } from './create-campaign.ts'
 import { deleteCampaign } from './delete-campaign.ts'
@@ -66,6 +68,13 @@ function pageParam(name: string, text: string | undefined, fallback: number, max
     throw badRequest(`Validation error: [${name}] must be an integer from 1 to ${max}`)
   }
   return value
+}
+
+/** A run time inside quiet hours is a 400 naming the next allowed time (schedule/quiet-run-at.ts). */
+function refuseQuietRunAt(deps: Deps, runAt: Date | undefined): void {
+  if (!runAt) return
+  const refusal = quietRunAtRefusal(quietHoursFrom(deps.config), runAt)
+  if (refusal) throw badRequest(refusal.message, refusalExtra(refusal))
 }
 
 function parse<T extends z.ZodType>(schema: T, input: unknown, render: (error: z.ZodError) => string): z.infer<T> {
@@ -144,11 +153,13 @@ export const campaignFunction: FunctionDefinition = {
         const now = () => deps.now()
         if (!(c.req.header('content-type') ?? '').includes('multipart/form-data')) {
           const input = parse(segmentCampaignSchema(now), await readJson(c), issueFormats.create)
+          refuseQuietRunAt(deps, input.runAt)
           return c.json(await createSegmentCampaign(context(), input))
         }
         const form = await readCampaignForm(c)
         if (!form.file) throw badRequest('File is required for file-based campaigns')
         const input = parse(fileCampaignSchema(now), form.fields, issueFormats.create)
+        refuseQuietRunAt(deps, input.runAt)
         if (!isCsvUpload(form.file)) throw badRequest('Please upload a CSV file with phone numbers')
         if (form.file.size > MAX_UPLOAD_BYTES) throw new AppError(413, UPLOAD_TOO_LARGE)
         const bytes = new Uint8Array(await form.file.arrayBuffer())
@@ -162,6 +173,7 @@ export const campaignFunction: FunctionDefinition = {
     app.patch('/:id', async (c) => {
       const id = campaignId(c.req.param('id'))
       const input = parse(updateCampaignSchema(() => deps.now()), await readJson(c), issueFormats.update)
+      refuseQuietRunAt(deps, input.runAt)
       return c.json(await updateCampaign(context(), id, input, deps.now()))
     })
 
@@ -180,7 +192,13 @@ export const campaignFunction: FunctionDefinition = {
       async (c) => c.json(await retryFailedMessages(deps.sql, deps.log, campaignId(c.req.param('id')))),
     )
 
-    app.get('/:id/progress', async (c) => c.json(await campaignProgress(deps.sql, campaignId(c.req.param('id')))))
+    app.get('/:id/progress', async (c) =>
+      c.json(
+        await campaignProgress(deps.sql, campaignId(c.req.param('id')), {
+          rule: quietHoursFrom(deps.config),
+          now: deps.now(),
+        }),
+      ))
 
     app.post('/:id/test', async (c) => {
       const id = campaignId(c.req.param('id'))

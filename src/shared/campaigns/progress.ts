@@ -1,5 +1,7 @@
 import type { Sql } from '../db/client.ts'
 import { notFound } from '../http/errors.ts'
+import type { QuietHours } from '../schedule/quiet-hours.ts'
+import { type QuietHoursStatus, quietHoursStatus } from '../schedule/quiet-status.ts'
 import { type CampaignStatus, findCampaign } from './queries.ts'
 
 export interface PhaseCounts {
@@ -14,6 +16,8 @@ export interface PhaseCounts {
   unknown: number
   /** Deliberately not sent: unsubscribed, excluded, excluded label, invalid number, cancelled. */
   skipped: number
+  /** Of `queued`: due now but held for quiet hours (0 outside them); they go out when they end. */
+  heldForQuietHours: number
 }
 
 export interface CampaignProgress extends PhaseCounts {
@@ -29,6 +33,8 @@ export interface CampaignProgress extends PhaseCounts {
   /** Share of `total` that is settled (not queued or in flight), 0–100. */
   percent: number
   followUps: PhaseCounts
+  /** Whether quiet hours hold texts right now, and until when (issue 14). */
+  quietHours: QuietHoursStatus
 }
 
 /**
@@ -36,7 +42,11 @@ export interface CampaignProgress extends PhaseCounts {
  * reconciled message_statuses. Each recipient and phase counts once: a ledger row wins, except a
  * `failed` row whose message was re-queued, which counts as queued.
  */
-export async function campaignProgress(sql: Sql, id: number): Promise<CampaignProgress> {
+export async function campaignProgress(
+  sql: Sql,
+  id: number,
+  quiet: { rule: QuietHours | null; now: Date } = { rule: null, now: new Date() },
+): Promise<CampaignProgress> {
   // The read is also where a finished campaign is seen to be finished (sending → sent / failed).
   await sql`SELECT public.refresh_campaign_statuses(${id})`
   const campaign = await findCampaign(sql, id)
@@ -74,9 +84,26 @@ export async function campaignProgress(sql: Sql, id: number): Promise<CampaignPr
            count(DISTINCT phone) FILTER (WHERE status IN ('failed', 'undelivered'))::integer AS undelivered
     FROM reconciled`
 
-  const first = counts(phases.filter((row) => !row.is_second))
-  const followUps = counts(phases.filter((row) => row.is_second))
-  const tracked = Object.values(first).reduce((sum, value) => sum + value, 0)
+  const quietHours = quietHoursStatus(quiet.rule, quiet.now)
+  // Held = queued and due: only the quiet hours keep them from the sender (a paused campaign's
+  // parked messages are not due, a deferred or retrying one comes back later anyway).
+  const held = !quietHours.active ? [] : await sql<Array<{ is_second: boolean; count: number }>>`
+    SELECT is_second, count(DISTINCT phone)::integer AS count FROM (
+      SELECT q.message->>'recipient_phone_number' AS phone, false AS is_second
+      FROM pgmq.q_broadcast_first_messages q
+      WHERE q.message->>'campaign_id' = ${String(id)} AND q.vt <= clock_timestamp()
+      UNION ALL
+      SELECT q.message->>'recipient_phone_number', true
+      FROM pgmq.q_broadcast_second_messages q
+      WHERE q.message->>'campaign_id' = ${String(id)} AND q.vt <= clock_timestamp()
+    ) due
+    GROUP BY is_second`
+  const heldFor = (isSecond: boolean) => held.find((row) => row.is_second === isSecond)?.count ?? 0
+  const first = { ...counts(phases.filter((row) => !row.is_second)), heldForQuietHours: heldFor(false) }
+  const followUps = { ...counts(phases.filter((row) => row.is_second)), heldForQuietHours: heldFor(true) }
+  // Each recipient once: `heldForQuietHours` is a part of `queued`, not a state of its own.
+  const { heldForQuietHours: _held, ...states } = first
+  const tracked = Object.values(states).reduce((sum, value) => sum + value, 0)
   const total = campaign.processed ? tracked : Math.max(tracked, campaign.recipientCount)
   const settled = total - first.queued - first.sending
   return {
@@ -90,11 +117,19 @@ export async function campaignProgress(sql: Sql, id: number): Promise<CampaignPr
     // Nothing is settled before the run, whatever the estimate.
     percent: !campaign.processed ? 0 : total === 0 ? 100 : Math.floor((100 * settled) / total),
     followUps,
+    quietHours,
   }
 }
 
-function counts(rows: Array<{ state: string; count: number }>): PhaseCounts {
-  const result: PhaseCounts = { queued: 0, sending: 0, sent: 0, failed: 0, unknown: 0, skipped: 0 }
-  for (const row of rows) if (row.state in result) result[row.state as keyof PhaseCounts] += row.count
+function counts(rows: Array<{ state: string; count: number }>): Omit<PhaseCounts, 'heldForQuietHours'> {
+  const result: Omit<PhaseCounts, 'heldForQuietHours'> = {
+    queued: 0,
+    sending: 0,
+    sent: 0,
+    failed: 0,
+    unknown: 0,
+    skipped: 0,
+  }
+  for (const row of rows) if (row.state in result) result[row.state as keyof typeof result] += row.count
   return result
 }

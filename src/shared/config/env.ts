@@ -35,6 +35,42 @@ const lowercaseList = z
   .default('')
   .transform((raw) => raw.split(',').map((item) => item.trim().toLowerCase().replace(/^@/, '')).filter(Boolean))
 
+/** An IANA time zone name the runtime knows (Intl throws a RangeError for an unknown one). */
+const timeZone = nonEmpty.refine((zone) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone })
+    return true
+  } catch {
+    return false
+  }
+}, 'must be an IANA time zone name, e.g. America/Detroit')
+
+/** `HH:MM-HH:MM` (24 h wall clock, start-end; crossing midnight is the usual case), or `off`. */
+export interface QuietWindow {
+  start: string
+  end: string
+}
+
+const quietHours = z
+  .string()
+  .trim()
+  .default('21:00-08:00')
+  .transform((raw, ctx): QuietWindow | null => {
+    if (raw.toLowerCase() === 'off') return null
+    const match = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(raw || '21:00-08:00')
+    if (!match) {
+      ctx.addIssue({ code: 'custom', message: 'must be HH:MM-HH:MM (24 h, e.g. 21:00-08:00) or off' })
+      return z.NEVER
+    }
+    const start = `${match[1]}:${match[2]}`
+    const end = `${match[3]}:${match[4]}`
+    if (start === end) {
+      ctx.addIssue({ code: 'custom', message: 'start and end must differ (use off to disable)' })
+      return z.NEVER
+    }
+    return { start, end }
+  })
+
 export const configSchema = z.object({
   DB_POOL_URL: nonEmpty,
   DB_POOL_MAX: positiveInt(5),
@@ -89,6 +125,12 @@ export const configSchema = z.object({
   // Replace curly quotes, long dashes, ellipses and non-breaking spaces with their GSM-7 look-alikes
   // before sending (src/shared/texts/segments.ts): half the segments for pasted text.
   SMS_SMART_ENCODING: z.enum(['true', 'false', '']).default('false').transform((value) => value === 'true'),
+
+  // Quiet hours (src/shared/schedule/quiet-hours.ts): no broadcast or campaign text goes out inside
+  // this window of the audience's wall clock; `off` disables. Unset = 21:00-08:00.
+  QUIET_HOURS: quietHours,
+  // The audience's time zone: quiet hours are read in it.
+  BROADCAST_TIME_ZONE: timeZone.default('America/Detroit'),
 
   // Error reporting (src/shared/reporting): unset = off.
   SENTRY_DSN: optionalText.pipe(url.optional()),

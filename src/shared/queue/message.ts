@@ -30,6 +30,8 @@ export const queuedMessageSchema = z
     conversation_id: optionalText,
     title: optionalText,
     created_at: z.number().nullish(),
+    /** On a follow-up: when its first message went out (ISO), for quiet hours' 12 h rule. */
+    first_sent_at: z.iso.datetime({ offset: true }).nullish().catch(null),
     /** A personalized campaign's own text: sent as written, never templated (issue 14). */
     personalized: z.boolean().nullish().transform((value) => value ?? false),
   })

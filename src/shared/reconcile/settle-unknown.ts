@@ -263,7 +263,9 @@ async function queueLateFollowUp(
     LIMIT 1`
   if (blocker) return { msgId: null, detail: `follow-up not queued: ${blocker.reason}` }
   const delaySeconds = Math.max(0, Math.ceil((dueAt - now.getTime()) / 1000))
-  const msgId = await sendMessage(tx, SECOND_MESSAGES_QUEUE, payload, delaySeconds)
+  // When the first SMS really went out: quiet hours' 12 h rule for follow-ups counts from it.
+  const followUp = { ...(payload as Record<string, unknown>), first_sent_at: sentAt.toISOString() }
+  const msgId = await sendMessage(tx, SECOND_MESSAGES_QUEUE, followUp, delaySeconds)
   return { msgId, detail: `follow-up queued as ${msgId} (in ${delaySeconds} s)` }
 }
 

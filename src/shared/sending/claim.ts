@@ -1,6 +1,7 @@
 import type { Sql, TransactionSql } from '../db/client.ts'
 import { lockRecipientForClaim } from '../opt-out/recipient-lock.ts'
 import type { QueuedMessage, QueueName } from '../queue/index.ts'
+import type { QuietVerdict } from '../schedule/quiet-hours.ts'
 import type { Recipient } from '../texts/placeholders.ts'
 import { checkEligibility, type Verdict } from './eligibility.ts'
 import { type Claim, claimForSending, recordSkip, type SendKey } from './ledger.ts'
@@ -26,6 +27,11 @@ import { type Claim, claimForSending, recordSkip, type SendKey } from './ledger.
 // The text is rendered here too (issue 14): from the authors row just locked, i.e. this recipient's
 // own row as of the claim, and recorded with the claim (message_sends.sent_text), so what the
 // ledger says was sent is exactly what Missive is asked to send.
+//
+// Quiet hours are judged here as well, last, immediately before the claim (issue 14 part 3): a
+// drain that read a message at 20:59:59 and then waited for a rate slot, or for a lock, must not
+// send at 21:00:01. The clock is read after every wait, and once it says quiet, no claim is made
+// (so no ledger row blocks the send in the morning) and the message stays queued.
 
 export type LastLook =
   | { kind: 'claimed'; claim: Claim; text: string }
@@ -34,6 +40,8 @@ export type LastLook =
   | { kind: 'not-eligible'; verdict: Exclude<Verdict, { kind: 'send' }> }
   /** Another queue message owns this recipient and phase (or the withdrawal could not be recorded). */
   | { kind: 'taken' }
+  /** Quiet hours: hold it, or (a follow-up pushed past 12 h) skip it. Nothing written. */
+  | { kind: 'quiet'; verdict: Exclude<QuietVerdict, { kind: 'send' }> }
 
 const DEADLOCK = '40P01'
 const ATTEMPTS = 3
@@ -45,10 +53,11 @@ export async function lastLookAndClaim(
   msgId: number,
   message: QueuedMessage,
   textFor: (recipient: Recipient | null) => string,
+  quietCheck: () => QuietVerdict,
 ): Promise<LastLook> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message, textFor)) as LastLook
+      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message, textFor, quietCheck)) as LastLook
     } catch (error) {
       // An opt-out locks the author and then the number's other follow-ups, the reverse of this
       // order; PostgreSQL breaks such a cycle by aborting one side. Nothing was claimed: look again.
@@ -64,6 +73,7 @@ async function lastLookIn(
   msgId: number,
   message: QueuedMessage,
   textFor: (recipient: Recipient | null) => string,
+  quietCheck: () => QuietVerdict,
 ): Promise<LastLook> {
   const queued = await tx`SELECT msg_id FROM ${tx(`pgmq.q_${queue}`)} WHERE msg_id = ${msgId} FOR UPDATE`
   if (queued.length === 0) {
@@ -75,6 +85,9 @@ async function lastLookIn(
   const recipient = await lockRecipient(tx, key.phone)
   const verdict = await checkEligibility(tx, message, key.isSecond)
   if (verdict.kind !== 'send') return { kind: 'not-eligible', verdict }
+
+  const quiet = quietCheck()
+  if (quiet.kind !== 'send') return { kind: 'quiet', verdict: quiet }
 
   const text = textFor(recipient)
   const claim = await claimForSending(tx, key, queue, msgId, text)

@@ -20,6 +20,8 @@ export interface SentDraft {
   ledgerId: number
   draftId: string
   conversationId: string
+  /** When Missive accepted the draft, on the sender's clock: the follow-up carries it (quiet hours). */
+  sentAt: Date
 }
 
 export interface Recorded {
@@ -50,7 +52,8 @@ export async function recordSentDraft(sql: Sql, sent: SentDraft): Promise<Record
       secondMessageQueueId = await sendMessage(
         tx,
         SECOND_MESSAGES_QUEUE,
-        sent.rawMessage,
+        // The first payload plus when it went out, which quiet hours' 12 h rule for follow-ups needs.
+        { ...(sent.rawMessage as Record<string, unknown>), first_sent_at: sent.sentAt.toISOString() },
         secondMessageDelaySeconds(message),
       )
     }

@@ -1,6 +1,7 @@
 import { nextVisibleInMs, queueFor, type QueueName, readMessages } from '../queue/index.ts'
 import { maskPhone } from '../log/logger.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { isQuiet, nextAllowed, quietHoursFrom } from '../schedule/quiet-hours.ts'
 import type { OutcomeStatus } from './outcome.ts'
 import { processMessage, type SendContext } from './process-message.ts'
 import { CLAIM_VISIBILITY_SECONDS, SOON_VISIBLE_MS } from './retry-policy.ts'
@@ -12,8 +13,11 @@ export type DrainSummary = Record<OutcomeStatus, number> & {
   /** Messages whose handling threw (database trouble); they come back when their lease ends. */
   errors: number
   durationMs: number
-  /** `empty`: nothing (soon) visible; `deadline`: SEND_DRAIN_SECONDS elapsed; `rate-limit`: no slot before the deadline. */
-  stoppedBy: 'empty' | 'deadline' | 'rate-limit' | 'error'
+  /**
+   * `empty`: nothing (soon) visible; `deadline`: SEND_DRAIN_SECONDS elapsed; `rate-limit`: no slot
+   * before the deadline; `quiet-hours`: inside quiet hours (the queue is held, its job kept).
+   */
+  stoppedBy: 'empty' | 'deadline' | 'rate-limit' | 'error' | 'quiet-hours'
   /** Whether the per-minute job was removed because the queue is empty. */
   jobRemoved: boolean
 }
@@ -46,6 +50,7 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
     queue,
     isSecond,
     deadline: startedAt + deps.config.SEND_DRAIN_SECONDS * 1000,
+    quietHours: quietHoursFrom(deps.config),
   }
   const summary: DrainSummary = {
     queue,
@@ -58,6 +63,7 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
     deferred: 0,
     duplicate: 0,
     invalid: 0,
+    held: 0,
     errors: 0,
     durationMs: 0,
     stoppedBy: 'empty',
@@ -69,6 +75,13 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
     while (!stop) {
       if (deps.now().getTime() >= ctx.deadline) {
         stop = 'deadline'
+        break
+      }
+      // Inside quiet hours nothing is read: the queue stays as it is (visible, in order, no attempt
+      // counted) and the per-minute job, kept because the queue is not empty, drains it when they
+      // end. The decisive check is at claim time (claim.ts); this one spares the reads.
+      if (isQuiet(ctx.quietHours, deps.now())) {
+        stop = 'quiet-hours'
         break
       }
       const [row] = await readMessages(deps.sql, queue, CLAIM_VISIBILITY_SECONDS, 1)
@@ -84,7 +97,7 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
       try {
         const outcome = await processMessage(ctx, row)
         summary[outcome.status]++
-        if (outcome.stopDrain) stop = 'rate-limit'
+        if (outcome.stopDrain) stop = outcome.status === 'held' ? 'quiet-hours' : 'rate-limit'
       } catch (error) {
         // The message keeps its lease and comes back; a `sending` ledger row then makes it
         // `unknown` rather than a second text. Stop this worker: the database is likely unwell.
@@ -96,9 +109,13 @@ export async function drainQueue(deps: Deps, isSecond: boolean): Promise<DrainSu
   }
   await Promise.all(Array.from({ length: deps.config.MISSIVE_MAX_CONCURRENT }, worker))
 
-  summary.stoppedBy = stop ?? (summary.errors > 0 ? 'error' : 'empty')
+  // `stop` is set inside the workers, which TypeScript's narrowing does not see.
+  summary.stoppedBy = (stop as DrainSummary['stoppedBy'] | null) ?? (summary.errors > 0 ? 'error' : 'empty')
   if (summary.stoppedBy === 'empty') summary.jobRemoved = await unscheduleSenderIfIdle(deps, isSecond)
   summary.durationMs = deps.now().getTime() - startedAt
+  if (summary.stoppedBy === 'quiet-hours' && ctx.quietHours) {
+    log.info('quiet hours: queue held', { until: nextAllowed(ctx.quietHours, deps.now()).toISOString() })
+  }
   log.info('drain finished', { ...summary })
   return summary
 }

@@ -10,7 +10,8 @@ import type { Logger } from '../log/logger.ts'
  * - skipped: deliberately not sent (ledger `skipped` with the reason);
  * - deferred: put back without counting an attempt (429, paused campaign, no rate slot in time);
  * - duplicate: another queue message owns this recipient and phase (sent, in flight, skipped…);
- * - invalid: unreadable payload or vanished broadcast/campaign: archived.
+ * - invalid: unreadable payload or vanished broadcast/campaign: archived;
+ * - held: inside quiet hours: left in the queue, visible, no attempt counted, no ledger row.
  */
 export type OutcomeStatus =
   | 'sent'
@@ -21,6 +22,7 @@ export type OutcomeStatus =
   | 'deferred'
   | 'duplicate'
   | 'invalid'
+  | 'held'
 
 export interface Outcome {
   status: OutcomeStatus
@@ -41,6 +43,7 @@ const levels: Record<OutcomeStatus, 'info' | 'warn' | 'error'> = {
   deferred: 'info',
   duplicate: 'warn',
   invalid: 'error',
+  held: 'info',
 }
 
 const messages: Record<OutcomeStatus, string> = {
@@ -52,6 +55,7 @@ const messages: Record<OutcomeStatus, string> = {
   deferred: 'message deferred',
   duplicate: 'duplicate queue message removed',
   invalid: 'unusable queue message archived',
+  held: 'held for quiet hours',
 }
 
 /** One line per outcome; `log` carries queue, msg_id, broadcast/campaign id, phase and masked phone. */

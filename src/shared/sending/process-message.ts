@@ -8,9 +8,11 @@ import {
   queuedMessageSchema,
   type QueueName,
   type QueueRow,
+  secondMessageDelaySeconds,
   setVisibleIn,
 } from '../queue/index.ts'
 import type { Deps } from '../runtime/deps.ts'
+import { type QuietHours, type QuietVerdict, quietVerdict } from '../schedule/quiet-hours.ts'
 import { outgoingText } from '../texts/outgoing.ts'
 import { recordOutgoingStatus } from '../webhooks/outgoing-status.ts'
 import { recordSentDraft } from './complete-send.ts'
@@ -38,6 +40,8 @@ export interface SendContext {
   isSecond: boolean
   /** Epoch ms after which no new Missive call is started. */
   deadline: number
+  /** The window in which no broadcast or campaign text goes out (null: QUIET_HOURS=off). */
+  quietHours: QuietHours | null
 }
 
 interface Claimed {
@@ -103,7 +107,11 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   const excluded = await checkExcludedLabels(claimed)
   if (excluded) return excluded
 
-  // 3. A slot in this token's rate windows (shared with every other drain).
+  // 3. Quiet hours, before waiting for a slot (judged again at the claim, after every wait).
+  const quiet = quietNow(claimed)
+  if (quiet.kind !== 'send') return await applyQuiet(claimed, quiet)
+
+  // 4. A slot in this token's rate windows (shared with every other drain).
   const slot = await ctx.deps.missive.reserve(
     ctx.isSecond ? 'second-messages' : 'first-messages',
     Math.max(0, ctx.deadline - ctx.deps.now().getTime()),
@@ -119,7 +127,7 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
     }
   }
 
-  // 4. The last look and the claim, in one transaction after the wait (claim.ts): a reply or an
+  // 5. The last look and the claim, in one transaction after the wait (claim.ts): a reply or an
   // opt-out committed while we waited stops the send. `sending` is committed BEFORE Missive is
   // called: if we crash after Missive accepted the draft, the message comes back after its lease
   // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
@@ -136,6 +144,7 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
         templated: !message.personalized,
         smartEncoding: ctx.deps.config.SMS_SMART_ENCODING,
       }),
+    () => quietNow(claimed),
   )
   if (look.kind !== 'claimed') {
     await slot.cancel()
@@ -144,6 +153,8 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
         return { status: 'skipped', detail: look.reason }
       case 'not-eligible':
         return await applyVerdict(claimed, look.verdict)
+      case 'quiet':
+        return await applyQuiet(claimed, look.verdict)
       case 'taken': {
         // Another message took this key between step 1 and now (two drains, duplicate payloads).
         const owner = await findLedgerEntry(sql, key)
@@ -154,7 +165,7 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   }
   const { claim, text } = look
 
-  // 5. The call, inside the slot (the client gives it back), with the text recorded in the claim.
+  // 6. The call, inside the slot (the client gives it back), with the text recorded in the claim.
   const result = await ctx.deps.missive.sendDraft({
     body: text,
     to: message.recipient_phone_number,
@@ -193,6 +204,38 @@ async function settleEarlierClaim(claimed: Claimed, entry: LedgerEntry): Promise
     case 'unknown':
       await archiveMessage(sql, ctx.queue, row.msgId)
       return { status: 'duplicate', detail: 'an earlier send has an unknown outcome; archived, not re-sent' }
+  }
+}
+
+/** Quiet hours' verdict for this message at this instant (the sender's clock, deps.now). */
+function quietNow(claimed: Claimed): QuietVerdict {
+  const { ctx, row, message } = claimed
+  const followUp = ctx.isSecond
+    ? {
+      // The first send's time on the sender's clock, carried by the follow-up (complete-send.ts);
+      // a follow-up queued before that key existed has its enqueue time, the same instant.
+      firstSentAt: message.first_sent_at ? new Date(message.first_sent_at) : row.enqueuedAt,
+      delaySeconds: secondMessageDelaySeconds(message),
+    }
+    : undefined
+  return quietVerdict(ctx.quietHours, ctx.deps.now(), followUp)
+}
+
+/**
+ * Held: the message is made visible again at once and the drain stops; nothing is recorded, no
+ * attempt counted, and its place in the queue (msg_id order) is kept, so the morning's drain
+ * sends in the original order. It is not pushed to the window's end: the queue's clock is the
+ * database's, the decision is the sender's (an injectable clock), and every drain started inside
+ * quiet hours stops before reading anyway. Skipped: recorded in the ledger with the reason.
+ */
+async function applyQuiet(claimed: Claimed, verdict: Exclude<QuietVerdict, { kind: 'send' }>): Promise<Outcome> {
+  const { ctx, row, key } = claimed
+  if (verdict.kind === 'skip') return await skip(claimed, verdict.reason, key)
+  await setVisibleIn(ctx.deps.sql, ctx.queue, row.msgId, 0)
+  return {
+    status: 'held',
+    detail: `quiet hours until ${verdict.until.toISOString()}`,
+    stopDrain: true,
   }
 }
 
@@ -338,6 +381,7 @@ async function recordSent(
         ledgerId: claim.ledgerId,
         draftId,
         conversationId,
+        sentAt: ctx.deps.now(),
       })
       if (recorded.earlyWebhook === 'lookup') {
         // Provisional anyway (the reconcile fills the status from Twilio): a failure is only logged.
