@@ -1,31 +1,32 @@
 -- Personalized campaigns in a few set operations (issue 15 #3: a 1 000 000-row INSERT took ~44 s
 -- against ~8 s for a plain bulk INSERT of the same payloads into the queue table).
 --
--- Where the time went (1 000 000 rows, 980 000 distinct numbers, 50 000 of them new, 2 cores):
---   * public.normalize_phone_e164 once per row: a plpgsql function with SET search_path is called,
---     never inlined, ~7 µs a row;
---   * 100 chunks of array_agg(jsonb) + pgmq.send_batch, which unnests the array again: about half
---     of the total;
---   * the merge sorted every row twice (DISTINCT for the new authors, DISTINCT ON for the
---     recipients), then joined authors a second time;
---   * the rows were deleted with a hash join over a temp table; refresh_campaign_statuses scanned
---     the whole queue although a campaign with queued messages never changes status there.
+-- Where the time went (1 000 000 rows, 980 000 distinct numbers, 50 000 of them new, 2 cores,
+-- clock_timestamp() between the trigger's statements): the inbox INSERT itself ~8 %; a
+-- temp table of every row with public.normalize_phone_e164 per row (plpgsql with SET search_path:
+-- called, never inlined, ~7 µs a row) ~12 %; authors (a DISTINCT sort of every row) ~11 %; the
+-- merge (a second sort, a second join with authors) ~7 %; the 100 chunks of array_agg +
+-- pgmq.send_batch with a conversations_authors lookup per recipient ~47 %; the DELETE by hash
+-- join ~9 %; refresh_campaign_statuses scanning the whole queue ~2 %; counts, an index and
+-- ANALYZEs of the temp tables the rest.
 --
 -- Now:
 --   1. the number rules are two inlinable SQL functions (no SET clause: the planner folds them
 --      into the query, every name they use is schema-qualified so a caller's search_path cannot
 --      change them); normalize_phone_e164 keeps its signature and answers for every other caller;
 --   2. ONE sort of the new rows by (number, row id) merges duplicates (the first row wins) and
---      reads each number's author in the same pass, into a temp table (which spills to disk, so the
---      backend's memory stays bounded by work_mem);
---   3. the new numbers' authors are created from that table (already in number order);
+--      reads each number's author in the same pass, into a temp table;
+--   3. the new numbers' authors are created from that table;
 --   4. unsubscribed / excluded / invalid rows are recorded as `skipped` from that table;
---   5. ONE streaming INSERT … SELECT writes every eligible recipient's payload into the queue
---      table, in number order (msg_ids ascend with the number): exactly what pgmq.send_batch
---      does, minus the array it builds first. Nothing holds more than one row at a time, so no
---      chunking is needed for memory; the queue's statement trigger kicks the sender once;
+--   5. ONE INSERT … SELECT writes every eligible recipient's payload into the queue table, in
+--      number order (msg_ids ascend with the number): what pgmq.send_batch does, minus the array
+--      of every payload it is handed. Sorts and temp tables spill to disk beyond work_mem, so the
+--      backend's memory does not grow with the campaign and no chunking is needed; the queue's
+--      statement trigger kicks the sender once; the latest conversation comes from a join;
 --   6. the rows are deleted by their id range (the inbox holds no other row this transaction can
---      see: every INSERT's rows are deleted in its own statement).
+--      see: every INSERT's rows are deleted in its own statement), and the inbox is unlogged;
+--   7. refresh_campaign_statuses runs only when nothing was queued (otherwise it cannot change
+--      anything).
 -- Behaviour is unchanged: one campaign per INSERT statement, recipient_count, numbers normalised,
 -- the first row of a repeated number wins, new numbers get an author (added_via_file_upload),
 -- unsubscribed / excluded / invalid rows recorded as skipped and never queued, the payload of
