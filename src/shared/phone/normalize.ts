@@ -1,5 +1,5 @@
 // E.164 normalisation with a US default, for numbers people type or paste (CSV uploads, test
-// sends). The same rules live in SQL as public.normalize_phone_e164 (migration 20250601000400,
+// sends). The same rules live in SQL as public.normalize_phone_e164 (migration 20261204000100,
 // used by personalized campaigns); tests/campaigns/phone.test.ts runs one table of cases
 // through both so they cannot drift.
 //
