@@ -108,4 +108,39 @@ describe('Missive fake rate limits', () => {
     expect(await send(client)).toMatchObject({ ok: false, status: 429 })
     expect((await client.getConversation('x')).ok).toBe(true)
   })
+
+  it('counts past requests in its windows and logs its own 429s apart from injected faults', async () => {
+    const start = Date.parse('2025-01-15T18:00:00Z')
+    let now = start
+    fake = await startMissiveFake({
+      tokens: Object.values(TOKENS),
+      rateLimits: { perMinute: 3, per15Minutes: 100 },
+      now: () => new Date(now),
+    })
+    // A sender busy before the fake started: three requests in the last minute fill the window.
+    fake.recordPastRequests(
+      TOKENS.firstMessages,
+      [start - 50_000, start - 40_000, start - 30_000].map((t) => new Date(t)),
+    )
+    const client = clientFor(fake)
+    fake.failNext(1, 'rate-limit', { path: '/v1/drafts' })
+    expect(await send(client)).toMatchObject({ ok: false, status: 429 })
+    expect(fake.rateLimitLog()).toMatchObject({ refusedCount: 0, refusals: [] })
+
+    expect(await send(client)).toMatchObject({ ok: false, status: 429, retryAfterSeconds: 10 })
+    now = start + 10_000
+    expect((await send(client)).ok).toBe(true)
+    const log = fake.rateLimitLog()
+    expect(log).toMatchObject({ refusedCount: 1, acceptedCount: 1, peakInFlight: { [TOKENS.firstMessages]: 1 } })
+    // What Missive saw attempted: the injected 429 never reached the windows.
+    expect(log.decisions.map(({ accepted, at }) => ({ accepted, at }))).toEqual([
+      { accepted: false, at: start },
+      { accepted: true, at: start + 10_000 },
+    ])
+    expect(log.refusals).toEqual([
+      { token: TOKENS.firstMessages, at: new Date(start), window: 'per minute', retryAfterSeconds: 10 },
+    ])
+    fake.reset()
+    expect(fake.rateLimitLog()).toMatchObject({ refusedCount: 0, acceptedCount: 0, peakInFlight: {} })
+  })
 })

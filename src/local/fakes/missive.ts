@@ -110,6 +110,18 @@ export interface MissiveFake {
   clearFaults(): void
   setLatency(ms: number): void
   setRateLimits(limits: boolean | Partial<MissiveRateLimits>): void
+  /**
+   * What the fake's own windows did: every 429 they gave (requests over a limit, never the
+   * injected faults of failNext/failShare) and the most requests a token ever had in flight.
+   * `reset()` clears it.
+   */
+  rateLimitLog(): RateLimitLog
+  /**
+   * Counts requests made before the fake started in a token's windows, as Missive would after a
+   * sender has been busy for a while (a benchmark's steady state); the same history a sender
+   * reads from its own records, so an overrun is refused here as it would be at Missive.
+   */
+  recordPastRequests(token: string, at: Date[]): void
   setDeliveryStatus(status: string | ((draft: FakeDraft) => string)): void
   /** Creates the conversation when unknown; labels are ids or `{id, name}`. */
   setConversationLabels(conversationId: string, labels: Array<string | { id: string; name: string }>): void
@@ -404,6 +416,8 @@ export async function startMissiveFake(options: MissiveFakeOptions): Promise<Mis
     clearFaults: () => faults.clear(),
     setLatency: (ms) => void (latencyMs = ms),
     setRateLimits: (limits) => limiter.configure(limits),
+    rateLimitLog: () => limiter.snapshot(),
+    recordPastRequests: (token, at) => limiter.record(token, at.map((date) => date.getTime())),
     setDeliveryStatus: (status) => void (deliveryStatus = status),
     setConversationLabels: (conversationId, newLabels) => {
       const conversation = conversationFor(conversationId, null)
@@ -482,6 +496,41 @@ function twilioSid(): string {
 
 type Slot = { ok: true; release(): void } | { ok: false; headers: Record<string, string> }
 
+export type RateWindow = 'concurrent' | 'per minute' | 'per 15 minutes'
+
+export interface RateLimitRefusal {
+  token: string
+  at: Date
+  /** The limit that was full (the one with the longest wait when several were). */
+  window: RateWindow
+  retryAfterSeconds: number
+}
+
+export interface RateLimitDecision {
+  token: string
+  /** Epoch ms. */
+  at: number
+  accepted: boolean
+}
+
+export interface RateLimitLog {
+  /** Every decision in order, at most the first 100 000: what Missive saw a sender attempt. */
+  decisions: RateLimitDecision[]
+  /** The first 10 000 refusals (a long-running sandbox must not grow without bound); `refusedCount` counts all. */
+  refusals: RateLimitRefusal[]
+  refusedCount: number
+  acceptedCount: number
+  /** Per token: the most requests in flight at once, the refused ones' attempts included. */
+  peakInFlight: Record<string, number>
+}
+
+const MAX_LOGGED_REFUSALS = 10_000
+const MAX_LOGGED_DECISIONS = 100_000
+
+function emptyLog(): RateLimitLog {
+  return { decisions: [], refusals: [], refusedCount: 0, acceptedCount: 0, peakInFlight: {} }
+}
+
 /**
  * Missive's three limits per token: concurrent requests, and sliding 1-minute and 15-minute
  * windows of accepted requests. Refused requests do not count, so a client that backs off on 429
@@ -491,8 +540,23 @@ class RateLimiter {
   private limits: MissiveRateLimits | null = null
   private inFlight = new Map<string, number>()
   private accepted = new Map<string, number[]>()
+  private log: RateLimitLog = emptyLog()
 
   constructor(private readonly now: () => number) {}
+
+  record(token: string, stamps: number[]): void {
+    const merged = [...(this.accepted.get(token) ?? []), ...stamps].sort((a, b) => a - b)
+    this.accepted.set(token, merged)
+  }
+
+  snapshot(): RateLimitLog {
+    return {
+      ...this.log,
+      decisions: [...this.log.decisions],
+      refusals: [...this.log.refusals],
+      peakInFlight: { ...this.log.peakInFlight },
+    }
+  }
 
   configure(limits: boolean | Partial<MissiveRateLimits>): void {
     if (limits === false) this.limits = null
@@ -502,6 +566,7 @@ class RateLimiter {
   reset(): void {
     this.inFlight.clear()
     this.accepted.clear()
+    this.log = emptyLog()
   }
 
   acquire(token: string): Slot {
@@ -511,20 +576,33 @@ class RateLimiter {
     const stamps = (this.accepted.get(token) ?? []).filter((stamp) => stamp > now - 15 * 60_000)
     this.accepted.set(token, stamps)
 
-    const waits: Array<{ seconds: number; limit: number }> = []
+    const attempting = (this.inFlight.get(token) ?? 0) + 1
+    this.log.peakInFlight[token] = Math.max(this.log.peakInFlight[token] ?? 0, attempting)
+
+    const waits: Array<{ seconds: number; limit: number; window: RateWindow }> = []
     if ((this.inFlight.get(token) ?? 0) >= limits.maxConcurrent) {
-      waits.push({ seconds: 1, limit: limits.maxConcurrent })
+      waits.push({ seconds: 1, limit: limits.maxConcurrent, window: 'concurrent' })
     }
-    for (const [windowMs, limit] of [[60_000, limits.perMinute], [15 * 60_000, limits.per15Minutes]] as const) {
+    const windows = [[60_000, limits.perMinute, 'per minute'], [
+      15 * 60_000,
+      limits.per15Minutes,
+      'per 15 minutes',
+    ]] as const
+    for (const [windowMs, limit, window] of windows) {
       const inWindow = stamps.filter((stamp) => stamp > now - windowMs)
       if (inWindow.length >= limit) {
         // The slot frees when enough of the oldest stamps in the window have aged out of it.
         const freeing = inWindow[inWindow.length - limit]!
-        waits.push({ seconds: Math.max(1, Math.ceil((freeing + windowMs - now) / 1000)), limit })
+        waits.push({ seconds: Math.max(1, Math.ceil((freeing + windowMs - now) / 1000)), limit, window })
       }
     }
     if (waits.length > 0) {
       const longest = waits.reduce((a, b) => (b.seconds > a.seconds ? b : a))
+      this.log.refusedCount++
+      if (this.log.decisions.length < MAX_LOGGED_DECISIONS) this.log.decisions.push({ token, at: now, accepted: false })
+      if (this.log.refusals.length < MAX_LOGGED_REFUSALS) {
+        this.log.refusals.push({ token, at: new Date(now), window: longest.window, retryAfterSeconds: longest.seconds })
+      }
       return {
         ok: false,
         headers: {
@@ -537,6 +615,8 @@ class RateLimiter {
     }
 
     stamps.push(now)
+    this.log.acceptedCount++
+    if (this.log.decisions.length < MAX_LOGGED_DECISIONS) this.log.decisions.push({ token, at: now, accepted: true })
     this.inFlight.set(token, (this.inFlight.get(token) ?? 0) + 1)
     let released = false
     return {
