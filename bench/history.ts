@@ -101,6 +101,11 @@ async function prepareToday(sql: Sql, twilioMessages: boolean, twilio: TwilioFak
   const settled = failedDeliveryEpisodes(exampleEnv.MISSIVE_REPLY_LABEL_ID, now)
   await sql`UPDATE public.authors SET exclude = true WHERE phone_number IN (SELECT e.phone FROM (${settled(sql)}) e)`
 
+  // The weekly schedule, saved a few times over the years (each save deactivates the previous row).
+  await sql`
+    INSERT INTO public.broadcast_settings (mon, tue, wed, thu, fri, sat, sun, active)
+    SELECT NULL, '11:00', NULL, '11:00', NULL, NULL, NULL, g = 20 FROM generate_series(0, 20) AS g`
+
   // The audience: 5 000 readers, one conversation each, all with one label.
   await sql`INSERT INTO public.labels (id, name, name_with_parent_names, share_with_organization)
             VALUES (${AUDIENCE_LABEL}, 'Bench audience', 'Bench audience', true)`
@@ -218,7 +223,7 @@ async function prepareToday(sql: Sql, twilioMessages: boolean, twilio: TwilioFak
   const [{ deep }] = await sql<{ deep: number }[]>`
     SELECT floor(extract(epoch FROM run_at))::bigint AS deep FROM public.broadcasts WHERE NOT editable
     ORDER BY run_at DESC
-    OFFSET (SELECT least(count(*) / 2, count(*) - ${PAGE} - 1) FROM public.broadcasts WHERE NOT editable) LIMIT 1`
+    OFFSET (SELECT greatest(0, least(count(*) / 2, count(*) - ${PAGE} - 1)) FROM public.broadcasts WHERE NOT editable) LIMIT 1`
   const [{ pages }] = await sql<{ pages: number }[]>`
     SELECT ceil(count(*) / ${PAGE}::numeric)::int AS pages FROM public.campaigns WHERE run_at <= ${now} OR status = 'cancelled'`
   return {
@@ -365,6 +370,7 @@ function summarize(result: unknown): string {
   if ('total' in r && 'delivered' in r) return `${r.total} total, ${r.delivered} delivered`
   if ('messages' in r && 'calls' in r) return `${r.messages} messages in ${r.calls} calls`
   if (Array.isArray(result)) return `${result.length} rows`
+  if ('schedule' in r) return `schedule, batch of ${r.batchSize}`
   return Object.keys(r).slice(0, 3).join(',')
 }
 
