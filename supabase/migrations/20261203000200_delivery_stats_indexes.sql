@@ -9,14 +9,15 @@
 -- free space of a vacuumed table): 4 100 pages for four broadcasts at 100 % against 950 at 1 %.
 -- Covering indexes answer the same counts from the index alone (index-only scans), so the cost is
 -- the number of rows on the page, wherever they lie. The campaign one carries the row id for the
--- unsubscribe lookup (unsubscribed_messages.reply_to).
+-- unsubscribe lookup (unsubscribed_messages.reply_to) and the Twilio id for a campaign's progress
+-- (src/shared/campaigns/progress.ts: delivered / undelivered first messages).
 CREATE INDEX IF NOT EXISTS message_statuses_broadcast_stats_idx
   ON public.message_statuses (broadcast_id, recipient_phone_number, is_second)
   INCLUDE (twilio_sent_status, twilio_id)
   WHERE broadcast_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS message_statuses_campaign_stats_idx
   ON public.message_statuses (campaign_id, recipient_phone_number, is_second)
-  INCLUDE (twilio_sent_status, id)
+  INCLUDE (twilio_sent_status, id, twilio_id)
   WHERE campaign_id IS NOT NULL;
 
 -- The campaign list counts each campaign's repliers (twilio_messages.reply_to_campaign): without an
