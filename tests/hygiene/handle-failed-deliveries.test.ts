@@ -14,7 +14,7 @@ import {
   sentBroadcast,
   sentCampaign,
 } from '../support/factories/hygiene.ts'
-import { minutes, useHygieneHarness } from './harness.ts'
+import { days, minutes, useHygieneHarness } from './harness.ts'
 
 const { db, fakes, clock, call, knownToMissive, advance } = useHygieneHarness(handleFailedDeliveriesFunction)
 
@@ -24,9 +24,10 @@ const DAILY_JOBS = ['handle-failed-deliveries-daily', 'unschedule-failed-deliver
 /** A phone whose last three sends (broadcast, campaign, broadcast) ended as given, oldest first. */
 async function phoneWith(
   deliveries: [Delivery, Delivery, Delivery] | Delivery[],
-  options: { exclude?: boolean | null } = {},
+  options: { exclude?: boolean | null; endedDaysAgo?: number } = {},
 ) {
   const phone = await author(db.sql, { exclude: options.exclude })
+  const endedAt = clock.now.getTime() - days(options.endedDaysAgo ?? 0)
   const broadcastId = await sentBroadcast(db.sql, new Date(clock.now.getTime() - 86_400_000))
   const campaignId = await sentCampaign(db.sql, new Date(clock.now.getTime() - 86_400_000))
   const rows = await history(
@@ -35,7 +36,7 @@ async function phoneWith(
     deliveries.map((delivery, i) => ({
       delivery,
       ...(i % 2 === 1 ? { campaignId } : { broadcastId }),
-      createdAt: new Date(clock.now.getTime() - minutes(60 - i)),
+      createdAt: new Date(endedAt - minutes(60 - i)),
     })),
   )
   knownToMissive(...rows.conversationIds)
@@ -156,6 +157,20 @@ describe('handle-failed-deliveries: who gets the closing post', () => {
     for (const [name, target] of Object.entries(no)) {
       expect((await author_(target.phone))?.exclude, name).toBe(name === 'alreadyExcluded')
     }
+  })
+
+  it('looks only at the last 7 days of sends: older failures were handled on earlier days (issue 15)', async () => {
+    await closingTemplates(db.sql)
+    const recent = await phoneWith(['failed', 'failed', 'failed'], { endedDaysAgo: 6 })
+    // Its three failures ended 8 days ago: a run on that day (or the next six) handled it; reading
+    // every failure ever recorded each minute made the job's cost grow with the years of history.
+    const old = await phoneWith(['failed', 'failed', 'failed'], { endedDaysAgo: 8 })
+
+    const response = await call()
+
+    expect(response.body).toMatchObject({ posted: 1, failed: 0, remaining: 0 })
+    expect(fakes.missive.posts.map((post) => post.conversationId)).toEqual([recent.latestConversation])
+    expect((await author_(old.phone))?.exclude).toBe(false)
   })
 
   it('uses the closing message template when there is one', async () => {

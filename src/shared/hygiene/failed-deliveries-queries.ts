@@ -3,6 +3,15 @@ import type { EpisodeQuery } from './episode-queries.ts'
 import { failedDelivery } from './failure-rule.ts'
 
 /**
+ * Only numbers whose latest failure was sent in the last 7 days are looked at. The job runs every
+ * day, so an older episode was already handled (or skipped for a reason that still holds) on the
+ * day it happened; 7 days rather than 1 so that days the job did not run (an outage, a missing
+ * closing label) are caught up. Without the window each call read every failure ever recorded
+ * (5 % of the statuses: 100 000 rows after five years), so its cost grew with the history.
+ */
+export const FAILED_DELIVERIES_WINDOW_DAYS = 7
+
+/**
  * handle-failed-deliveries candidates: phones whose three latest broadcast or campaign messages
  * (by status row id) all failed (see failure-rule.ts) and who never answered, that is
  * - no conversation of those three messages carries the reply label (MISSIVE_REPLY_LABEL_ID, exact
@@ -10,9 +19,10 @@ import { failedDelivery } from './failure-rule.ts'
  * - no text from that phone reached us (twilio_messages.from_field) since the first of the three
  *   was sent: someone who writes to us has a working number, whatever Twilio said.
  * Authors with `exclude` NULL count as not excluded (upstream's `exclude = false` skipped them
- * forever). The conversation is that of the latest message.
+ * forever). The conversation is that of the latest message. The latest of the three was sent in
+ * the last FAILED_DELIVERIES_WINDOW_DAYS.
  */
-export function failedDeliveryEpisodes(replyLabelId: string): EpisodeQuery {
+export function failedDeliveryEpisodes(replyLabelId: string, now: Date): EpisodeQuery {
   return (db: Db) =>
     db`
     SELECT e.phone, e.conversation_id, e.message_status_ids, e.last_message_status_id
@@ -23,9 +33,11 @@ export function failedDeliveryEpisodes(replyLabelId: string): EpisodeQuery {
              max(l.id) AS last_message_status_id,
              array_agg(DISTINCT l.missive_conversation_id) AS conversation_ids,
              min(l.created_at) AS first_sent_at
-      FROM (SELECT DISTINCT ms.recipient_phone_number AS phone FROM public.message_statuses ms WHERE ${
-      failedDelivery(db)
-    }) f
+      FROM (
+        SELECT DISTINCT ms.recipient_phone_number AS phone FROM public.message_statuses ms
+        WHERE ${failedDelivery(db)}
+          AND ms.created_at >= ${now}::timestamptz - make_interval(days => ${FAILED_DELIVERIES_WINDOW_DAYS})
+      ) f
       CROSS JOIN LATERAL (
         SELECT ms.id, ms.missive_conversation_id, ms.created_at, ${failedDelivery(db)} AS failed
         FROM public.message_statuses ms
@@ -35,6 +47,7 @@ export function failedDeliveryEpisodes(replyLabelId: string): EpisodeQuery {
       ) l
       GROUP BY f.phone
       HAVING count(*) = 3 AND bool_and(l.failed)
+        AND max(l.created_at) >= ${now}::timestamptz - make_interval(days => ${FAILED_DELIVERIES_WINDOW_DAYS})
     ) e
     JOIN public.authors a ON a.phone_number = e.phone
     WHERE a.exclude IS NOT TRUE

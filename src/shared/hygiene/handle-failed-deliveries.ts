@@ -18,7 +18,7 @@ const BATCH_SIZE = 40
  * sends (`authors.exclude`, as upstream; `unsubscribed` stays untouched).
  */
 export async function handleFailedDeliveries(deps: Deps): Promise<HygieneSummary> {
-  const episodes = failedDeliveryEpisodes(deps.config.MISSIVE_REPLY_LABEL_ID)
+  const episodes = failedDeliveryEpisodes(deps.config.MISSIVE_REPLY_LABEL_ID, deps.now())
   const ready = await readyEpisodes(deps.sql, JOB, episodes, deps.now(), BATCH_SIZE)
   if (ready.length === 0) return finishRun(deps, JOB, episodes, nothingPosted)
 

@@ -1,4 +1,4 @@
-import type { Db } from '../db/client.ts'
+import type { Db, TransactionSql } from '../db/client.ts'
 import { ownerColumn, type TargetRef } from './target.ts'
 import type { TwilioStatus } from './twilio-statuses.ts'
 
@@ -93,9 +93,10 @@ export async function applyPage(
  * Pairing by recipient and time order alone took any SMS from the broadcast number — another
  * campaign's, a test send's, a staff reply — so a row could carry another message's status.
  * Upstream gave every message the recipient's latest row, newest first.
+ * In a transaction (its work table lives until the commit).
  */
 export async function pairStaged(
-  db: Db,
+  db: TransactionSql,
   ref: TargetRef,
   now: Date,
 ): Promise<{ paired: number; unpairedMessages: number; openRows: number }> {
@@ -103,24 +104,32 @@ export async function pairStaged(
   // (often "empty"); with them the planner picks a nested loop that re-runs the row numbering per
   // message: 30 s instead of 0.2 s for 10 000 messages. A sampled ANALYZE costs milliseconds.
   await db`ANALYZE public.twilio_reconcile_messages`
+  // The SMSs nobody claims, numbered, in a temporary table with its own statistics. As a CTE the
+  // planner estimated it at 1 row whatever it held: "no row claims this SID" is an anti-join on
+  // message_statuses.twilio_id, which it assumes true for almost every SID once the table holds more
+  // SIDs than the pass (any database after a few broadcasts), and it then joined the 5 000 open rows
+  // to the 5 000 messages in a nested loop, 25 million comparisons (29 s on five years of history,
+  // bench/history.ts). Counted exactly, the join is a hash join (2 s, most of it the UPDATE).
+  await db`DROP TABLE IF EXISTS pg_temp.reconcile_leftover`
+  await db`
+    CREATE TEMPORARY TABLE reconcile_leftover ON COMMIT DROP AS
+    SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
+           row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
+                              ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
+    FROM public.twilio_reconcile_messages s
+    WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
+      AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
+      -- An SMS an earlier pass showed to be an unknown send's (unknown-sends.ts) is not another row's.
+      AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)`
+  await db`ANALYZE pg_temp.reconcile_leftover`
   const [counts] = await db<{ paired: number; staged: number; open_rows: number }[]>`
-    WITH leftover AS (
-      SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
-             row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
-                                ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
-      FROM public.twilio_reconcile_messages s
-      WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
-        AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
-        -- An SMS an earlier pass showed to be an unknown send's (unknown-sends.ts) is not another row's.
-        AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)
-    ),
-    open_rows AS (
+    WITH open_rows AS (
       SELECT ms.id, ms.recipient_phone_number, public.sms_text_key(ms.message) AS text_key,
              row_number() OVER (PARTITION BY ms.recipient_phone_number, public.sms_text_key(ms.message)
                                 ORDER BY ms.created_at, ms.is_second, ms.id) AS rn
       FROM public.message_statuses ms
       WHERE ms.${db(ownerColumn(ref.kind))} = ${ref.id} AND ms.twilio_id IS NULL
-        AND ms.recipient_phone_number IN (SELECT to_phone FROM leftover)
+        AND ms.recipient_phone_number IN (SELECT to_phone FROM pg_temp.reconcile_leftover)
     ),
     paired AS (
       UPDATE public.message_statuses ms SET
@@ -129,14 +138,15 @@ export async function pairStaged(
         twilio_sent_at = l.date_sent,
         updated_at = ${now}
       FROM open_rows o
-      JOIN leftover l ON l.to_phone = o.recipient_phone_number AND l.text_key = o.text_key AND l.rn = o.rn
+      JOIN pg_temp.reconcile_leftover l ON l.to_phone = o.recipient_phone_number AND l.text_key = o.text_key AND l.rn = o.rn
       WHERE ms.id = o.id AND ms.twilio_id IS NULL
       RETURNING ms.id
     )
     SELECT (SELECT count(*)::int FROM paired) AS paired,
-           (SELECT count(*)::int FROM leftover) AS staged,
+           (SELECT count(*)::int FROM pg_temp.reconcile_leftover) AS staged,
            (SELECT count(*)::int FROM public.message_statuses
             WHERE ${db(ownerColumn(ref.kind))} = ${ref.id} AND twilio_id IS NULL) AS open_rows`
+  await db`DROP TABLE pg_temp.reconcile_leftover`
   return {
     paired: counts.paired,
     unpairedMessages: counts.staged - counts.paired,
