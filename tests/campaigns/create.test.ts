@@ -458,6 +458,16 @@ describe('CSV recipient files (DESIGN.md "Client contracts")', () => {
     expect(storedFiles()).toEqual([])
   })
 
+  it('numbers lines the same with \\r\\n, lone \\r and \\n endings, after a header and blank lines', async () => {
+    for (const eol of ['\r\n', '\r', '\n']) {
+      const { status, body } = await api().postForm(form(['phone', '3135550100', '', '  ', '555-0100', ''].join(eol)))
+      expect(status, JSON.stringify(eol)).toBe(400)
+      expect(body.invalidLines, JSON.stringify(eol)).toEqual([{ line: 5, value: '555-0100' }])
+    }
+    const { body } = await api().postForm(form('Phone\r\n 313-555-0100 \r\n\r\n3135550101\r\n'))
+    expect(await fileRecipients(db.sql, body.id)).toEqual(['+13135550100', '+13135550101'])
+  })
+
   it('reports a typo in the first line as an invalid number, not as a header', async () => {
     const { status, body } = await api().postForm(form('313-555-012\n3135550100'))
     expect(status).toBe(400)

@@ -34,28 +34,24 @@ export function isCsvUpload(file: { name: string; type: string }): boolean {
 }
 
 export function parseRecipientCsv(text: string): RecipientList {
-  const rows = text
-    .replace(/^\uFEFF/, '')
-    .split(/\r\n|\n|\r/)
-    .map((content, index) => ({ line: index + 1, cells: splitCsvLine(content) }))
-    .filter((row) => row.cells.some((cell) => cell !== ''))
-  if (rows.length === 0) throw badRequest('No phone numbers found in the CSV file')
-
-  const first = rows[0]
-  const headerSkipped = looksLikeHeader(first.cells)
-  const column = phoneColumn(rows, headerSkipped)
-  const data = headerSkipped ? rows.slice(1) : rows
+  const body = text.replace(/^\uFEFF/, '')
+  // The usual upload, one number per line (\n or \r\n), has no quoting or separators: its lines
+  // are its cells. Reading it without a row object and a cell array per line took a third of the
+  // time of a 700 000-line campaign (bench/csv-campaign.ts); anything else takes the general path.
+  const { values, lineNumbers, headerSkipped } = /[",;\t]|\r(?!\n)/.test(body)
+    ? tabularColumn(body)
+    : singleColumn(body)
 
   const phones: string[] = []
   const seen = new Set<string>()
   const invalid: InvalidLine[] = []
   let duplicates = 0
-  for (const row of data) {
-    const value = row.cells[column] ?? ''
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]
     if (value === '') continue
     const phone = normalizePhone(value)
     if (!phone) {
-      invalid.push({ line: row.line, value: value.slice(0, 40) })
+      invalid.push({ line: lineNumbers[i], value: value.slice(0, 40) })
     } else if (seen.has(phone)) {
       duplicates++
     } else {
@@ -78,6 +74,48 @@ export function parseRecipientCsv(text: string): RecipientList {
   }
   if (phones.length === 0) throw badRequest('No phone numbers found in the CSV file')
   return { phones, duplicates, headerSkipped }
+}
+
+interface PhoneColumn {
+  /** The phone cell of each data line, in file order ('' where the line has none). */
+  values: string[]
+  /** The 1-based file line of each value, for the error listing invalid lines. */
+  lineNumbers: number[]
+  headerSkipped: boolean
+}
+
+function singleColumn(body: string): PhoneColumn {
+  const values: string[] = []
+  const lineNumbers: number[] = []
+  const lines = body.split('\n')
+  for (let i = 0; i < lines.length; i++) {
+    const value = lines[i].trim()
+    if (value === '') continue
+    values.push(value)
+    lineNumbers.push(i + 1)
+  }
+  const headerSkipped = values.length > 0 && looksLikeHeader([values[0]])
+  if (headerSkipped) {
+    values.shift()
+    lineNumbers.shift()
+  }
+  return { values, lineNumbers, headerSkipped }
+}
+
+function tabularColumn(body: string): PhoneColumn {
+  const rows = body
+    .split(/\r\n|\n|\r/)
+    .map((content, index) => ({ line: index + 1, cells: splitCsvLine(content) }))
+    .filter((row) => row.cells.some((cell) => cell !== ''))
+  if (rows.length === 0) return { values: [], lineNumbers: [], headerSkipped: false }
+  const headerSkipped = looksLikeHeader(rows[0].cells)
+  const column = phoneColumn(rows, headerSkipped)
+  const data = headerSkipped ? rows.slice(1) : rows
+  return {
+    values: data.map((row) => row.cells[column] ?? ''),
+    lineNumbers: data.map((row) => row.line),
+    headerSkipped,
+  }
 }
 
 /**
