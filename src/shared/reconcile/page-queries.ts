@@ -95,6 +95,23 @@ export async function applyPage(
  * Upstream gave every message the recipient's latest row, newest first.
  * In a transaction (its work table lives until the commit).
  */
+/**
+ * The pass's SMSs that no row claims (message_statuses, or the ledger: an SMS an earlier pass
+ * showed to be an unknown send's, unknown-sends.ts, is not another row's), numbered per recipient
+ * and text in the order they were sent. A query fragment: pairStaged and resolveUnknownSends each
+ * read it at their own moment.
+ */
+export function unclaimedSms(db: Db, ref: TargetRef) {
+  return db`
+    SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
+           row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
+                              ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
+    FROM public.twilio_reconcile_messages s
+    WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
+      AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
+      AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)`
+}
+
 export async function pairStaged(
   db: TransactionSql,
   ref: TargetRef,
@@ -112,15 +129,7 @@ export async function pairStaged(
   // bench/history.ts). Counted exactly, the join is a hash join (2 s, most of it the UPDATE).
   await db`DROP TABLE IF EXISTS pg_temp.reconcile_leftover`
   await db`
-    CREATE TEMPORARY TABLE reconcile_leftover ON COMMIT DROP AS
-    SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
-           row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
-                              ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
-    FROM public.twilio_reconcile_messages s
-    WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
-      AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
-      -- An SMS an earlier pass showed to be an unknown send's (unknown-sends.ts) is not another row's.
-      AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)`
+    CREATE TEMPORARY TABLE reconcile_leftover ON COMMIT DROP AS ${unclaimedSms(db, ref)}`
   await db`ANALYZE pg_temp.reconcile_leftover`
   const [counts] = await db<{ paired: number; staged: number; open_rows: number }[]>`
     WITH open_rows AS (

@@ -1,4 +1,5 @@
 import type { Db } from '../db/client.ts'
+import { unclaimedSms } from './page-queries.ts'
 import { ownerColumn, type TargetRef } from './target.ts'
 
 export interface PassCoverage {
@@ -54,15 +55,7 @@ export async function resolveUnknownSends(db: Db, ref: TargetRef, now: Date): Pr
   // Among equal texts for one recipient, the earlier SMS goes to the first phase. Without the body
   // rule a staff reply or another campaign's SMS to that number "proved" a send that never happened.
   const [confirmed] = await db<{ count: number }[]>`
-    WITH evidence AS (
-      SELECT s.sid, s.to_phone, s.status, s.date_sent, public.sms_text_key(s.body) AS text_key,
-             row_number() OVER (PARTITION BY s.to_phone, public.sms_text_key(s.body)
-                                ORDER BY s.date_sent NULLS LAST, s.sid) AS rn
-      FROM public.twilio_reconcile_messages s
-      WHERE s.target_kind = ${ref.kind} AND s.target_id = ${ref.id}
-        AND NOT EXISTS (SELECT 1 FROM public.message_statuses t WHERE t.twilio_id = s.sid)
-        AND NOT EXISTS (SELECT 1 FROM public.message_sends r WHERE r.twilio_id = s.sid)
-    ),
+    WITH evidence AS (${unclaimedSms(db, ref)}),
     unknown AS (
       SELECT r.id, r.recipient_phone_number, public.sms_text_key(public.message_send_text(r.id)) AS text_key,
              row_number() OVER (PARTITION BY r.recipient_phone_number, public.sms_text_key(public.message_send_text(r.id))
