@@ -46,18 +46,22 @@ export type LastLook =
 const DEADLOCK = '40P01'
 const ATTEMPTS = 3
 
-export async function lastLookAndClaim(
-  sql: Sql,
-  key: SendKey,
-  queue: QueueName,
-  msgId: number,
-  message: QueuedMessage,
-  textFor: (recipient: Recipient | null) => string,
-  quietCheck: () => QuietVerdict,
-): Promise<LastLook> {
+/** The queue message to look at last and claim, with what the claim asks of its caller. */
+export interface ClaimRequest {
+  key: SendKey
+  queue: QueueName
+  msgId: number
+  message: QueuedMessage
+  /** Renders the text for the recipient row the claim has locked. */
+  textFor: (recipient: Recipient | null) => string
+  /** Quiet hours, asked last, on the sender's clock. */
+  quietCheck: () => QuietVerdict
+}
+
+export async function lastLookAndClaim(sql: Sql, request: ClaimRequest): Promise<LastLook> {
   for (let attempt = 1;; attempt++) {
     try {
-      return await sql.begin((tx) => lastLookIn(tx, key, queue, msgId, message, textFor, quietCheck)) as LastLook
+      return await sql.begin((tx) => lastLookIn(tx, request)) as LastLook
     } catch (error) {
       // An opt-out locks the author and then the number's other follow-ups, the reverse of this
       // order; PostgreSQL breaks such a cycle by aborting one side. Nothing was claimed: look again.
@@ -68,12 +72,7 @@ export async function lastLookAndClaim(
 
 async function lastLookIn(
   tx: TransactionSql,
-  key: SendKey,
-  queue: QueueName,
-  msgId: number,
-  message: QueuedMessage,
-  textFor: (recipient: Recipient | null) => string,
-  quietCheck: () => QuietVerdict,
+  { key, queue, msgId, message, textFor, quietCheck }: ClaimRequest,
 ): Promise<LastLook> {
   const queued = await tx`SELECT msg_id FROM ${tx(`pgmq.q_${queue}`)} WHERE msg_id = ${msgId} FOR UPDATE`
   if (queued.length === 0) {

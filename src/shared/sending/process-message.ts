@@ -133,19 +133,18 @@ async function decideAndSend(claimed: Claimed): Promise<Outcome> {
   // and step 1 finds this row: dead-lettered as unknown instead of texting the person again.
   // The text is rendered for this recipient inside the claim's transaction (texts/outgoing.ts).
   const template = ctx.isSecond ? message.second_message ?? '' : message.first_message
-  const look = await lastLookAndClaim(
-    sql,
+  const look = await lastLookAndClaim(sql, {
     key,
-    ctx.queue,
-    row.msgId,
+    queue: ctx.queue,
+    msgId: row.msgId,
     message,
-    (recipient) =>
+    textFor: (recipient) =>
       outgoingText(template, recipient, {
         templated: !message.personalized,
         smartEncoding: ctx.deps.config.SMS_SMART_ENCODING,
       }),
-    () => quietNow(claimed),
-  )
+    quietCheck: () => quietNow(claimed),
+  })
   if (look.kind !== 'claimed') {
     await slot.cancel()
     switch (look.kind) {
