@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { exampleEnv } from '../support/app.ts'
 import {
   campaignCount,
@@ -525,6 +525,37 @@ describe('CSV recipient files (DESIGN.md "Client contracts")', () => {
     expect(await campaignCount(db.sql)).toBe(0)
     const [authors] = await db.sql`SELECT count(*)::integer AS n FROM public.authors`
     expect(authors.n).toBe(0)
+  })
+
+  it('creates the campaign when a reader texts in while its authors are written', async () => {
+    // Another transaction creates the author of one listed number and holds it uncommitted: the
+    // campaign's plain author INSERT waits on it, then meets the committed row (unique violation)
+    // and falls back to its ON CONFLICT form. The reader's row is theirs, not flagged as uploaded.
+    const reader = await db.sql.reserve()
+    try {
+      await reader`BEGIN`
+      await reader`INSERT INTO public.authors (phone_number) VALUES ('+13135550101')`
+      const posting = api().postForm(form('3135550100\n3135550101\n3135550102'))
+      await vi.waitFor(async () => {
+        const [waiting] = await db.sql`
+          SELECT count(*)::integer AS n FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE '%INSERT INTO public.authors%'`
+        expect(waiting.n).toBe(1)
+      }, { timeout: 10_000, interval: 50 })
+      await reader`COMMIT`
+      const { status, body } = await posting
+      expect(status).toBe(200)
+      expect(await fileRecipients(db.sql, body.id)).toEqual(['+13135550100', '+13135550101', '+13135550102'])
+      const authors = await db.sql`
+        SELECT phone_number, added_via_file_upload FROM public.authors ORDER BY phone_number`
+      expect(authors.map((a) => [a.phone_number, a.added_via_file_upload])).toEqual([
+        ['+13135550100', true],
+        ['+13135550101', false],
+        ['+13135550102', true],
+      ])
+    } finally {
+      reader.release()
+    }
   })
 
   it('is all or nothing: a failed database write removes the stored file', async () => {

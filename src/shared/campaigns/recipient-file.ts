@@ -38,7 +38,7 @@ export function parseRecipientCsv(text: string): RecipientList {
   // The usual upload, one number per line (\n or \r\n), has no quoting or separators: its lines
   // are its cells. Reading it without a row object and a cell array per line took a third of the
   // time of a 700 000-line campaign (bench/csv-campaign.ts); anything else takes the general path.
-  const { values, lineNumbers, headerSkipped } = /[",;\t]|\r(?!\n)/.test(body)
+  const { values, lineOf, first, headerSkipped } = /[",;\t]|\r(?!\n)/.test(body)
     ? tabularColumn(body)
     : singleColumn(body)
 
@@ -46,12 +46,12 @@ export function parseRecipientCsv(text: string): RecipientList {
   const seen = new Set<string>()
   const invalid: InvalidLine[] = []
   let duplicates = 0
-  for (let i = 0; i < values.length; i++) {
-    const value = values[i]
+  for (let i = first; i < values.length; i++) {
+    const value = values[i].trim()
     if (value === '') continue
     const phone = normalizePhone(value)
     if (!phone) {
-      invalid.push({ line: lineNumbers[i], value: value.slice(0, 40) })
+      invalid.push({ line: lineOf(i), value: value.slice(0, 40) })
     } else if (seen.has(phone)) {
       duplicates++
     } else {
@@ -77,29 +77,22 @@ export function parseRecipientCsv(text: string): RecipientList {
 }
 
 interface PhoneColumn {
-  /** The phone cell of each data line, in file order ('' where the line has none). */
+  /** The phone cell of each line from `first` on, in file order ('' or blank where there is none). */
   values: string[]
-  /** The 1-based file line of each value, for the error listing invalid lines. */
-  lineNumbers: number[]
+  /** The 1-based file line of values[i], for the error listing invalid lines. */
+  lineOf(i: number): number
+  first: number
   headerSkipped: boolean
 }
 
 function singleColumn(body: string): PhoneColumn {
-  const values: string[] = []
-  const lineNumbers: number[] = []
-  const lines = body.split('\n')
-  for (let i = 0; i < lines.length; i++) {
-    const value = lines[i].trim()
-    if (value === '') continue
-    values.push(value)
-    lineNumbers.push(i + 1)
-  }
-  const headerSkipped = values.length > 0 && looksLikeHeader([values[0]])
-  if (headerSkipped) {
-    values.shift()
-    lineNumbers.shift()
-  }
-  return { values, lineNumbers, headerSkipped }
+  // The lines themselves, trimmed as they are read: no second array of values and line numbers
+  // for the common file.
+  const values = body.split('\n')
+  let first = 0
+  while (first < values.length && values[first].trim() === '') first++
+  const headerSkipped = first < values.length && looksLikeHeader([values[first].trim()])
+  return { values, lineOf: (i) => i + 1, first: headerSkipped ? first + 1 : first, headerSkipped }
 }
 
 function tabularColumn(body: string): PhoneColumn {
@@ -107,13 +100,14 @@ function tabularColumn(body: string): PhoneColumn {
     .split(/\r\n|\n|\r/)
     .map((content, index) => ({ line: index + 1, cells: splitCsvLine(content) }))
     .filter((row) => row.cells.some((cell) => cell !== ''))
-  if (rows.length === 0) return { values: [], lineNumbers: [], headerSkipped: false }
+  if (rows.length === 0) return { values: [], lineOf: () => 0, first: 0, headerSkipped: false }
   const headerSkipped = looksLikeHeader(rows[0].cells)
   const column = phoneColumn(rows, headerSkipped)
   const data = headerSkipped ? rows.slice(1) : rows
   return {
     values: data.map((row) => row.cells[column] ?? ''),
-    lineNumbers: data.map((row) => row.line),
+    lineOf: (i) => data[i].line,
+    first: 0,
     headerSkipped,
   }
 }

@@ -17,8 +17,11 @@
 // so `313-555-0100` became `3135550100` and never matched the `+13135550100` author Missive knows.
 
 const SEPARATORS = /[\s\-().]/g
+/** Already E.164 under the rules below (most uploaded lines): returned as is, without rebuilding it. */
+const E164 = /^\+(?:1\d{10}|[2-9]\d{7,14})$/
 
 export function normalizePhone(raw: string): string | null {
+  if (E164.test(raw)) return raw
   const compact = raw.replace(SEPARATORS, '')
   let digits: string
   if (compact.startsWith('+')) {
