@@ -21,11 +21,14 @@ import { reportFigure } from './support/report.ts'
 const ROWS = Number(process.argv[2] ?? 1_000_000)
 const TIME_GOAL = 2
 const MEMORY_GOAL_MB = 512
+const RUNS = 3
 
 interface Measured {
   ms: number
   peak: MemoryPeak
 }
+
+const medianRun = (runs: Measured[]) => [...runs].sort((a, b) => a.ms - b.ms)[Math.floor(runs.length / 2)]
 
 async function onFreshBackend(url: string, work: (sql: Sql) => Promise<unknown>): Promise<Measured> {
   const sql = createSql(url, { max: 1 })
@@ -37,13 +40,6 @@ async function onFreshBackend(url: string, work: (sql: Sql) => Promise<unknown>)
   } finally {
     await sql.end({ timeout: 5 })
   }
-}
-
-async function emptyQueue(sql: Sql): Promise<number> {
-  const [{ count }] = await sql`SELECT count(*)::int AS count FROM pgmq.q_broadcast_first_messages`
-  await sql`TRUNCATE pgmq.q_broadcast_first_messages`
-  await sql`TRUNCATE net.http_request_queue`
-  return count
 }
 
 function line(label: string, m: Measured): string {
@@ -72,40 +68,77 @@ async function main(): Promise<void> {
       await admin`VACUUM ANALYZE public.authors`
 
       // The floor: the same number of payloads of the same shape, inserted in one statement.
-      const plain = await onFreshBackend(url, (sql) =>
-        sql`
-        INSERT INTO pgmq.q_broadcast_first_messages (vt, message)
-        SELECT clock_timestamp(), jsonb_build_object(
-          'recipient_phone_number', '+1313' || lpad(g::text, 7, '0'), 'campaign_id', 1,
-          'first_message', 'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote',
-          'second_message', NULL, 'title', 'Personalized Campaign', 'delay', 600, 'label_ids', '[]'::jsonb,
-          'campaign_segments', NULL, 'conversation_id', NULL, 'created_at', floor(extract(epoch FROM now()))::bigint)
-        FROM generate_series(1, ${ROWS}) AS g`)
-      const plainQueued = await emptyQueue(admin)
-      if (plainQueued !== ROWS) throw new Error(`the plain insert wrote ${plainQueued}, expected ${ROWS}`)
-      await admin`VACUUM pgmq.q_broadcast_first_messages`
+      const plainOnce = async () => {
+        const plain = await onFreshBackend(url, (sql) =>
+          sql`
+          INSERT INTO pgmq.q_broadcast_first_messages (vt, message)
+          SELECT clock_timestamp(), jsonb_build_object(
+            'recipient_phone_number', '+1313' || lpad(g::text, 7, '0'), 'campaign_id', 1,
+            'first_message', 'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote',
+            'second_message', NULL, 'title', 'Personalized Campaign', 'delay', 600, 'label_ids', '[]'::jsonb,
+            'campaign_segments', NULL, 'conversation_id', NULL, 'created_at', floor(extract(epoch FROM now()))::bigint)
+          FROM generate_series(1, ${ROWS}) AS g`)
+        const [{ queued }] = await admin`SELECT count(*)::int AS queued FROM pgmq.q_broadcast_first_messages`
+        if (queued !== ROWS) throw new Error(`the plain insert wrote ${queued}, expected ${ROWS}`)
+        return plain
+      }
 
       // The real thing: numbers as editors paste them (dashes), one in 50 repeated, so the
       // normalisation and the merge have work to do.
-      const personalized = await onFreshBackend(url, (sql) =>
-        sql`
-        INSERT INTO public.campaign_personalized_recipients (phone_number, message)
-        SELECT '313-' || lpad((g % 980000 / 10000)::text, 3, '0') || '-' || lpad((g % 10000)::text, 4, '0'),
-               'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote'
-        FROM generate_series(1, ${ROWS}) AS g`)
-      const [campaign] = await admin`
-        SELECT id, recipient_count FROM public.campaigns WHERE title = 'Personalized Campaign' ORDER BY id DESC LIMIT 1`
-      const [{ queued, distinct }] = await admin`
-        SELECT count(*)::int AS queued, count(DISTINCT message->>'recipient_phone_number')::int AS distinct
-        FROM pgmq.q_broadcast_first_messages WHERE message->>'campaign_id' = ${String(campaign.id)}`
-      if (queued !== distinct || queued !== campaign.recipient_count) {
-        throw new Error(
-          `personalized: ${queued} queued, ${distinct} distinct, recipient_count ${campaign.recipient_count}`,
-        )
+      let queued = 0
+      const personalizedOnce = async () => {
+        const personalized = await onFreshBackend(url, (sql) =>
+          sql`
+          INSERT INTO public.campaign_personalized_recipients (phone_number, message)
+          SELECT '313-' || lpad((g % 980000 / 10000)::text, 3, '0') || '-' || lpad((g % 10000)::text, 4, '0'),
+                 'Hi neighbour ' || g || ', your ballot drop-off is open until 8 pm https://example.com/vote'
+          FROM generate_series(1, ${ROWS}) AS g`)
+        const [campaign] = await admin`
+          SELECT id, recipient_count FROM public.campaigns WHERE title = 'Personalized Campaign' ORDER BY id DESC LIMIT 1`
+        const [counts] = await admin`
+          SELECT count(*)::int AS queued, count(DISTINCT message->>'recipient_phone_number')::int AS distinct
+          FROM pgmq.q_broadcast_first_messages WHERE message->>'campaign_id' = ${String(campaign.id)}`
+        if (counts.queued !== counts.distinct || counts.queued !== campaign.recipient_count) {
+          throw new Error(
+            `personalized: ${counts.queued} queued, ${counts.distinct} distinct, recipient_count ${campaign.recipient_count}`,
+          )
+        }
+        queued = counts.queued
+        return personalized
       }
 
+      // Each run from the same state: the previous run's rows gone and checkpointed, so neither
+      // side pays for the other's leftovers. One discarded round first: a fresh cluster's first
+      // writes create its WAL files (later runs recycle them), several seconds for whichever
+      // side runs first. Then RUNS rounds, alternating; the median of each side.
+      const reset = async () => {
+        await admin`TRUNCATE pgmq.q_broadcast_first_messages`
+        await admin`TRUNCATE net.http_request_queue`
+        await admin`DELETE FROM public.message_sends`
+        await admin`DELETE FROM public.campaigns`
+        await admin`DELETE FROM public.authors WHERE added_via_file_upload`
+        await admin`VACUUM ANALYZE public.authors`
+        await admin`VACUUM ANALYZE pgmq.q_broadcast_first_messages`
+        await admin`CHECKPOINT`
+      }
+      await plainOnce()
+      await reset()
+      await personalizedOnce()
+      await reset()
+      const plainRuns: Measured[] = []
+      const personalizedRuns: Measured[] = []
+      for (let run = 0; run < RUNS; run++) {
+        plainRuns.push(await plainOnce())
+        await reset()
+        personalizedRuns.push(await personalizedOnce())
+        await reset()
+      }
+      const plain = medianRun(plainRuns)
+      const personalized = medianRun(personalizedRuns)
+
       const ratio = personalized.ms / plain.ms
-      const peakMb = Math.max(personalized.peak.hwmMb, personalized.peak.anonPeakMb)
+      // Memory: the worst of the runs, not the median.
+      const peakMb = Math.max(...personalizedRuns.map((run) => Math.max(run.peak.hwmMb, run.peak.anonPeakMb)))
       console.log(
         `personalized INSERT of ${ROWS.toLocaleString('en-US')} rows (${
           queued.toLocaleString('en-US')
@@ -116,7 +149,9 @@ async function main(): Promise<void> {
       reportFigure({
         bench: 'personalized',
         figure: `${ROWS.toLocaleString('en-US')}-row personalized INSERT / plain queue INSERT`,
-        result: `${ratio.toFixed(2)}× (${(personalized.ms / 1000).toFixed(1)} s / ${(plain.ms / 1000).toFixed(1)} s)`,
+        result: `${ratio.toFixed(2)}× (${(personalized.ms / 1000).toFixed(1)} s / ${
+          (plain.ms / 1000).toFixed(1)
+        } s, median of ${RUNS})`,
         goal: `≤ ${TIME_GOAL}×`,
         met: ratio <= TIME_GOAL,
       })
