@@ -11,15 +11,13 @@ import { createSql } from '../src/shared/db/client.ts'
 import { createFunctionApp } from '../src/shared/http/function-app.ts'
 import { asStaff, createTestDeps } from '../tests/support/app.ts'
 import { reportFigure } from './support/report.ts'
+import { alternateRounds } from './support/rounds.ts'
 
 // A 700 000-line CSV campaign (issue 15 #3; 700 000 numbers is about the 10 MB upload limit):
 // POST /campaigns/ with the file, in process (parse, normalise, merge, store the file, create the
 // campaign, its authors and campaign_file_recipients rows), against the floor: the same numbers
-// loaded into campaign_file_recipients with one COPY. Same run, same database, alternating, median
-// of RUNS after one discarded round of each: the first writes of a fresh cluster create its WAL
-// files (later rounds recycle them), which cost whichever side ran first several seconds. Each
-// round starts from the same state: the previous round's rows gone and checkpointed, so neither
-// side pays for the other's leftovers. Goal: ≤ 2×.
+// loaded into campaign_file_recipients with one COPY. Same run, same database, alternating from the
+// same state after a discarded warm-up round (alternateRounds), median of RUNS. Goal: ≤ 2×.
 //
 //   npx tsx bench/csv-campaign.ts [lines]     (or: npm run bench -- csv)
 
@@ -94,18 +92,12 @@ async function main(): Promise<void> {
         await sql`CHECKPOINT`
       }
 
-      await copyOnce()
-      await reset()
-      await postOnce()
-      await reset()
-      const copyTimes: number[] = []
-      const postTimes: number[] = []
-      for (let run = 0; run < RUNS; run++) {
-        copyTimes.push(await copyOnce())
-        await reset()
-        postTimes.push(await postOnce())
-        await reset()
-      }
+      const { floor: copyTimes, subject: postTimes } = await alternateRounds({
+        runs: RUNS,
+        floor: copyOnce,
+        subject: postOnce,
+        reset,
+      })
       const copyMs = median(copyTimes)
       const postMs = median(postTimes)
       const ratio = postMs / copyMs

@@ -4,6 +4,7 @@ import { cloneTemplate, startThrowawayCluster } from '../src/local/postgres/thro
 import { createSql, type Sql } from '../src/shared/db/client.ts'
 import { measureBackend, type MemoryPeak } from './support/backend-memory.ts'
 import { reportFigure } from './support/report.ts'
+import { alternateRounds } from './support/rounds.ts'
 
 // A 1 000 000-row personalized INSERT (issue 15 #3): one INSERT … SELECT into
 // campaign_personalized_recipients, which the statement trigger turns into one campaign (authors
@@ -107,10 +108,7 @@ async function main(): Promise<void> {
         return personalized
       }
 
-      // Each run from the same state: the previous run's rows gone and checkpointed, so neither
-      // side pays for the other's leftovers. One discarded round first: a fresh cluster's first
-      // writes create its WAL files (later runs recycle them), several seconds for whichever
-      // side runs first. Then RUNS rounds, alternating; the median of each side.
+      // Alternating from the same state after a discarded warm-up round (alternateRounds).
       const reset = async () => {
         await admin`TRUNCATE pgmq.q_broadcast_first_messages`
         await admin`TRUNCATE net.http_request_queue`
@@ -121,18 +119,12 @@ async function main(): Promise<void> {
         await admin`VACUUM ANALYZE pgmq.q_broadcast_first_messages`
         await admin`CHECKPOINT`
       }
-      await plainOnce()
-      await reset()
-      await personalizedOnce()
-      await reset()
-      const plainRuns: Measured[] = []
-      const personalizedRuns: Measured[] = []
-      for (let run = 0; run < RUNS; run++) {
-        plainRuns.push(await plainOnce())
-        await reset()
-        personalizedRuns.push(await personalizedOnce())
-        await reset()
-      }
+      const { floor: plainRuns, subject: personalizedRuns } = await alternateRounds({
+        runs: RUNS,
+        floor: plainOnce,
+        subject: personalizedOnce,
+        reset,
+      })
       const plain = medianRun(plainRuns)
       const personalized = medianRun(personalizedRuns)
 
