@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { classifyReply } from '../../src/shared/opt-out/keywords.ts'
 import { authorOf, createAuthorRow } from '../support/factories/webhooks.ts'
-import { CONTACT_PHONE, incomingSms } from './fixtures/missive-events.ts'
+import { CONTACT_PHONE, smsFromContact } from './fixtures/missive-events.ts'
 import { useWebhookHarness } from './harness.ts'
 
 // DESIGN.md "Opt-out by text": Twilio's opt-out keywords as the whole text, or `stop` /
@@ -61,21 +60,13 @@ describe('classifyReply', () => {
 
 const { db, fakes, userAction } = useWebhookHarness()
 
-function textFromContact(text: string) {
-  const event = incomingSms()
-  event.message.id = randomUUID()
-  event.message.preview = text
-  event.message.delivered_at = Date.now() / 1000
-  return event
-}
-
 describe('replies by text, through user-actions', () => {
   it.each(['STOP', 'Please stop texting me', 'bus stop', 'OPT OUT', 'QUIT', 'Stop and start'])(
     '%j from a subscribed person unsubscribes them and posts a note',
     async (text) => {
       await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: false })
 
-      expect((await userAction(textFromContact(text))).status).toBe(200)
+      expect((await userAction(smsFromContact(text))).status).toBe(200)
 
       expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
       expect(await db.sql`SELECT 1 FROM public.unsubscribed_messages`).toHaveLength(1)
@@ -88,7 +79,7 @@ describe('replies by text, through user-actions', () => {
   it.each(['stopped', 'nonstop', 'I quit smoking'])('%j leaves a subscribed person subscribed', async (text) => {
     await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: false })
 
-    await userAction(textFromContact(text))
+    await userAction(smsFromContact(text))
 
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
     expect(await db.sql`SELECT 1 FROM public.unsubscribed_messages`).toHaveLength(0)
@@ -98,7 +89,7 @@ describe('replies by text, through user-actions', () => {
   it.each(['Start', 'yes', 'Detroit', 'UNSTOP'])('%j resubscribes an unsubscribed person', async (text) => {
     await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
 
-    await userAction(textFromContact(text))
+    await userAction(smsFromContact(text))
 
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: false })
     expect(fakes.missive.posts.map((post) => post.text)).toEqual([
@@ -111,7 +102,7 @@ describe('replies by text, through user-actions', () => {
     async (text) => {
       await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
 
-      await userAction(textFromContact(text))
+      await userAction(smsFromContact(text))
 
       expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
       expect(fakes.missive.posts.map((post) => post.text)).not.toContain(
@@ -121,7 +112,7 @@ describe('replies by text, through user-actions', () => {
   )
 
   it('a person we never stored who texts STOP is stored unsubscribed', async () => {
-    await userAction(textFromContact('STOP'))
+    await userAction(smsFromContact('STOP'))
 
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
   })
@@ -132,14 +123,14 @@ describe('a confirmation note Missive never took', () => {
     await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: false })
     fakes.missive.failNext(1, 'server-error', { path: '/v1/posts' })
 
-    expect((await userAction(textFromContact('STOP'))).status).toBe(502)
+    expect((await userAction(smsFromContact('STOP'))).status).toBe(502)
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
     expect(fakes.missive.posts).toEqual([])
     // Missive never redelivered that event.
     await db.sql`UPDATE public.webhook_posts SET created_at = now() - interval '2 minutes'`
 
-    expect((await userAction(textFromContact('thanks'))).status).toBe(200)
-    expect((await userAction(textFromContact('one more thing'))).status).toBe(200)
+    expect((await userAction(smsFromContact('thanks'))).status).toBe(200)
+    expect((await userAction(smsFromContact('one more thing'))).status).toBe(200)
 
     expect(fakes.missive.posts.map((post) => post.text)).toEqual([
       `This phone number ${CONTACT_PHONE} has now been unsubscribed`,

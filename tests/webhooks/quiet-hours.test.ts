@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createFunctionApp } from '../../src/shared/http/function-app.ts'
 import { sendMessagesFunction } from '../../src/shared/sending/send-messages-function.ts'
@@ -7,7 +6,7 @@ import { userActionFunction } from '../../src/shared/webhooks/user-action-functi
 import { createTestDeps, SECRET_KEY } from '../support/app.ts'
 import { campaignPayload, createCampaign, enqueue, queueRows } from '../support/factories/sending.ts'
 import { authorOf, createAuthorRow, deliver } from '../support/factories/webhooks.ts'
-import { adminComment, CONTACT_PHONE, incomingSms } from './fixtures/missive-events.ts'
+import { adminComment, CONTACT_PHONE, smsFromContact } from './fixtures/missive-events.ts'
 import { useWebhookHarness } from './harness.ts'
 
 // Issue 14 part 3: quiet hours hold broadcast and campaign texts only. What answers a person (the
@@ -22,14 +21,6 @@ const deps = () =>
     env: { ...fakes.env, QUIET_HOURS: '21:00-08:00', BROADCAST_TIME_ZONE: 'America/Detroit' },
     now: () => NIGHT,
   })
-
-function textFromContact(text: string) {
-  const event = incomingSms()
-  event.message.id = randomUUID()
-  event.message.preview = text
-  event.message.delivered_at = NIGHT.getTime() / 1000
-  return event
-}
 
 async function drainAtNight() {
   const response = await createFunctionApp(sendMessagesFunction, deps()).request('/send-messages/', {
@@ -50,7 +41,7 @@ describe('not held by quiet hours', () => {
     expect(await queueRows(db.sql)).toHaveLength(1)
 
     const userAction = createFunctionApp(userActionFunction, deps())
-    expect((await deliver(userAction, textFromContact('STOP'))).status).toBe(200)
+    expect((await deliver(userAction, smsFromContact('STOP', NIGHT))).status).toBe(200)
     expect(await authorOf(db.sql, CONTACT_PHONE)).toEqual({ unsubscribed: true })
     expect(fakes.missive.posts.map((post) => post.text)).toEqual([
       `This phone number ${CONTACT_PHONE} has now been unsubscribed`,
@@ -61,7 +52,7 @@ describe('not held by quiet hours', () => {
   it('an opt-in at 23:00 is confirmed at once', async () => {
     await createAuthorRow(db.sql, CONTACT_PHONE, { unsubscribed: true })
     const userAction = createFunctionApp(userActionFunction, deps())
-    expect((await deliver(userAction, textFromContact('START'))).status).toBe(200)
+    expect((await deliver(userAction, smsFromContact('START', NIGHT))).status).toBe(200)
     expect(fakes.missive.posts.map((post) => post.text)).toEqual([
       `This phone number ${CONTACT_PHONE} has now been resubscribed`,
     ])
